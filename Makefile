@@ -1,0 +1,39 @@
+# Two entry points: `make demo` and `make test`. Both create .venv if missing and
+# install the core and every plugin editable, each with its own -e.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PLUGINS := fake http websocket ccxt-spot ccxt-futures
+EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e plugins/$(p))
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck unit bench install clean
+
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(EDITABLES)
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/qmtl-connectors demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest
+
+test: lint typecheck unit
+
+bench: install
+	$(BIN)/python benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,64 @@
+"""FakeBrokerageClient: the paper engine behind the brokerage interface."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
+from qmtl_core.orders import Order, OrderAck, OrderType
+from qmtl_core.paper import PaperEngine
+
+_ALL_TYPES = frozenset(OrderType)
+
+
+class FakeBrokerageClient(BaseBrokerageClient):
+    """Fills market orders at the last price; limit and stop orders rest until crossed.
+
+    OCO is emulated inside the engine: a fill and the sibling's cancel happen under
+    one lock, so both legs can never fill.
+    """
+
+    capabilities = Capabilities(OcoSupport.EMULATED, _ALL_TYPES)
+
+    def __init__(
+        self,
+        prices: Mapping[str, Any] | None = None,
+        *,
+        futures: bool = False,
+        engine: PaperEngine | None = None,
+    ) -> None:
+        super().__init__()
+        self.engine = engine if engine is not None else PaperEngine(prices)
+        if engine is not None and prices:
+            for symbol, price in prices.items():
+                self.engine.update_price(symbol, price)
+        if futures:
+            # Dry runs of futures strategies: accept the futures-only order fields.
+            self.capabilities = Capabilities(OcoSupport.EMULATED, _ALL_TYPES, futures=True)
+
+    def update_price(self, symbol: str, price: Any) -> list[OrderAck]:
+        """Move the market; returns the orders this price filled."""
+        return self.engine.update_price(symbol, price)
+
+    def last_price(self, symbol: str) -> Decimal | None:
+        return self.engine.last_price(symbol)
+
+    def orders(self) -> list[OrderAck]:
+        return self.engine.orders()
+
+    def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]:
+        return self.engine.submit_oco(first, second)
+
+    def _send(self, order: Order) -> OrderAck:
+        return self.engine.submit(order)
+
+    def _lookup(self, order: Order) -> OrderAck | None:
+        return self.engine.find(order.client_order_id)
+
+    def _fetch(self, ref: str) -> OrderAck:
+        return self.engine.get(ref)
+
+    def _cancel(self, ref: str) -> OrderAck:
+        return self.engine.cancel(ref)

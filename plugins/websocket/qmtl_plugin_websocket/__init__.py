@@ -1,0 +1,1 @@
+"""Connector plugin package; its connectors are registered by its own issue."""

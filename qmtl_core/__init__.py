@@ -1,0 +1,94 @@
+"""QMTL live and brokerage connectors.
+
+Core names import directly. The seed's connector names (``HttpBrokerageClient``,
+``WebSocketFeed`` ...) resolve lazily through the plugin registry, so importing
+``qmtl_core`` loads no connector code and a missing plugin says what to install.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qmtl_core.brokerage import BaseBrokerageClient, BrokerageClient, Capabilities, OcoSupport
+from qmtl_core.config import Connectors, load_connectors
+from qmtl_core.errors import (
+    AuthenticationError,
+    BrokerageError,
+    ConfigError,
+    FeedError,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderRejected,
+    OrderStatusUnknown,
+    OrderValidationError,
+    PluginError,
+    QmtlConnectorError,
+    RateLimited,
+    TransientError,
+    UnknownConnectorError,
+    VenueProtocolError,
+)
+from qmtl_core.execution import RetryPolicy
+from qmtl_core.feeds import LiveDataFeed
+from qmtl_core.oco import OCOOrder, OcoResult
+from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
+from qmtl_core.redaction import Secret
+from qmtl_core.runner import Runner, SubmitResult
+
+__all__ = [
+    "AuthenticationError",
+    "BaseBrokerageClient",
+    "BrokerageClient",
+    "BrokerageError",
+    "Capabilities",
+    "CcxtBrokerageClient",
+    "ConfigError",
+    "Connectors",
+    "FakeBrokerageClient",
+    "FakeLiveDataFeed",
+    "FeedError",
+    "FuturesCcxtBrokerageClient",
+    "HttpBrokerageClient",
+    "LiveDataFeed",
+    "OCOOrder",
+    "OcoResult",
+    "OcoSupport",
+    "Order",
+    "OrderAck",
+    "OrderNotCancelable",
+    "OrderNotFound",
+    "OrderRejected",
+    "OrderStatus",
+    "OrderStatusUnknown",
+    "OrderValidationError",
+    "PluginError",
+    "QmtlConnectorError",
+    "RateLimited",
+    "RetryPolicy",
+    "Runner",
+    "Secret",
+    "SubmitResult",
+    "TradeExecutionService",
+    "TransientError",
+    "UnknownConnectorError",
+    "VenueProtocolError",
+    "WebSocketClient",
+    "WebSocketFeed",
+    "load_connectors",
+    "make_ccxt_brokerage",
+    "validate_order",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Resolve plugin-provided public names (``from qmtl_core import WebSocketFeed``).
+
+    A seed name whose plugin is missing raises ImportError naming the package to
+    install; any other unknown name is a plain AttributeError, as tools expect.
+    """
+    from qmtl_core.registry import BUILTIN_EXPORTS, default_registry
+
+    registry = default_registry()
+    if name in BUILTIN_EXPORTS or registry.has_export(name):
+        return registry.export(name)
+    raise AttributeError(f"module 'qmtl_core' has no attribute {name!r}")

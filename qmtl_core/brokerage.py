@@ -1,0 +1,152 @@
+"""The brokerage interface and the base class that gives every client the same safety.
+
+A plugin implements four small venue calls (``_send``, ``_lookup``, ``_fetch``,
+``_cancel``) that translate venue errors into ``qmtl_core.errors``; the base class
+does validation, idempotent submission with retries, and events, identically for all.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+from qmtl_core.errors import OrderRejected, OrderStatusUnknown, OrderValidationError
+from qmtl_core.events import emit_order_event
+from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
+from qmtl_core.orders import (
+    SPOT_ORDER_TYPES,
+    Order,
+    OrderAck,
+    OrderStatus,
+    OrderType,
+    order_ref,
+    validate_order,
+)
+
+
+class OcoSupport(StrEnum):
+    """How a connector links two OCO legs (the seed's table)."""
+
+    NATIVE = "native"  # the venue links the legs itself
+    EMULATED = "emulated"  # the connector cancels the sibling atomically on fill
+    MANUAL = "manual"  # OCOOrder polls and cancels the sibling
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    oco: OcoSupport
+    order_types: frozenset[OrderType] = SPOT_ORDER_TYPES
+    futures: bool = False
+
+
+OrderInput = Mapping[str, Any] | Order
+OrderRefInput = OrderAck | Mapping[str, Any] | str
+
+
+@runtime_checkable
+class BrokerageClient(Protocol):
+    """What Runner, OCOOrder and strategies rely on."""
+
+    capabilities: Capabilities
+
+    def post_order(self, order: OrderInput) -> OrderAck: ...
+
+    def poll_order_status(self, order: OrderRefInput) -> OrderAck: ...
+
+    def cancel_order(self, order_id: OrderRefInput) -> OrderAck: ...
+
+
+class BaseBrokerageClient(ABC):
+    """Validation, idempotent retries and events around four venue calls."""
+
+    capabilities: Capabilities
+    retry_policy: RetryPolicy = RetryPolicy(max_retries=0)
+
+    def __init__(self) -> None:
+        self._status_lock = threading.Lock()
+        self._last_status: dict[str, OrderStatus] = {}
+
+    @property
+    def connector_name(self) -> str:
+        return type(self).__name__
+
+    def validate(self, order: OrderInput) -> Order:
+        """The order as this connector would send it; raises ``OrderValidationError``."""
+        caps = self.capabilities
+        return validate_order(order, order_types=caps.order_types, futures=caps.futures)
+
+    def post_order(self, order: OrderInput) -> OrderAck:
+        validated = self.validate(order)
+        coid = validated.client_order_id
+        emit_order_event("validated", self.connector_name, coid, symbol=validated.symbol)
+        try:
+            ack = submit_order(
+                validated,
+                send=self._send,
+                lookup=self._lookup,
+                policy=self.retry_policy,
+                connector=self.connector_name,
+            )
+        except OrderRejected as exc:
+            emit_order_event("rejected", self.connector_name, coid, reason=str(exc))
+            raise
+        except OrderStatusUnknown as exc:
+            emit_order_event("unknown", self.connector_name, coid, reason=str(exc))
+            raise
+        emit_order_event(
+            "acknowledged", self.connector_name, coid, id=ack.id, status=ack.status.value
+        )
+        self._track(ack)
+        return ack
+
+    def poll_order_status(self, order: OrderRefInput) -> OrderAck:
+        ref = order_ref(order)
+        ack = call_with_retries(lambda: self._fetch(ref), self.retry_policy)
+        self._track(ack)
+        return ack
+
+    def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
+        ref = order_ref(order_id)
+        ack = call_with_retries(lambda: self._cancel(ref), self.retry_policy)
+        self._track(ack)
+        return ack
+
+    def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]:
+        """Place two linked legs; only connectors with native or emulated OCO have it."""
+        raise OrderValidationError(
+            "oco", self.capabilities.oco.value, "this connector has no linked OCO; use OCOOrder"
+        )
+
+    def _track(self, ack: OrderAck) -> None:
+        with self._status_lock:
+            before = self._last_status.get(ack.client_order_id)
+            self._last_status[ack.client_order_id] = ack.status
+        if before is not None and before != ack.status:
+            emit_order_event(
+                "status_changed",
+                self.connector_name,
+                ack.client_order_id,
+                id=ack.id,
+                previous=before.value,
+                status=ack.status.value,
+            )
+
+    @abstractmethod
+    def _send(self, order: Order) -> OrderAck:
+        """Place the order once. Raise TransientError(ambiguous=...) or OrderRejected."""
+
+    @abstractmethod
+    def _lookup(self, order: Order) -> OrderAck | None:
+        """Find the order by ``client_order_id``; ``None`` when the venue has no such order."""
+
+    @abstractmethod
+    def _fetch(self, ref: str) -> OrderAck:
+        """The order with venue id or client id ``ref``; raise OrderNotFound if unknown."""
+
+    @abstractmethod
+    def _cancel(self, ref: str) -> OrderAck:
+        """Cancel; raise OrderNotCancelable when the order is already complete."""

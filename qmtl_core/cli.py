@@ -1,0 +1,121 @@
+"""``qmtl-connectors``: list plugins, check a qmtl.yml, run the demo.
+
+Plugins add their own sub-commands through the ``register_commands`` hook.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import runpy
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ruamel.yaml import YAML
+
+from qmtl_core.config import parse_connectors
+from qmtl_core.errors import ConfigError, ConfigErrors, PluginError
+from qmtl_core.registry import Registry, default_registry
+
+
+def _table(rows: Sequence[Sequence[str]]) -> str:
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
+        for row in rows
+    )
+
+
+def cmd_plugins(args: argparse.Namespace) -> int:
+    registry = default_registry()
+    rows = [("KIND", "NAME", "DISTRIBUTION", "VERSION", "OCO", "SUMMARY")]
+    for spec in registry.connectors():
+        rows.append(
+            (
+                spec.kind,
+                spec.name,
+                spec.distribution or spec.plugin,
+                spec.version or "-",
+                spec.oco or "-",
+                spec.summary,
+            )
+        )
+    print(_table(rows))
+    failures = registry.plugins.failures
+    if failures:
+        print("\nplugins that failed to load:")
+        for failure in failures:
+            where = f"{failure.entry_point}, {failure.distribution or '?'}"
+            print(f"  {failure.name} ({where}): {failure.error}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    try:
+        config = parse_connectors(args.config)
+    except ConfigErrors as exc:
+        print(f"{len(exc.errors)} errors:", file=sys.stderr)
+        for error in exc.errors:
+            print(f"  {error}", file=sys.stderr)
+        return 1
+    except ConfigError as exc:
+        print(f"1 error:\n  {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.config}: OK")
+    YAML(typ="safe", pure=True).dump({"connectors": config.dump()}, sys.stdout)
+    return 0
+
+
+def _examples_dir(given: str | None) -> Path:
+    candidates = (
+        [Path(given)] if given else [Path("examples"), Path(__file__).parents[1] / "examples"]
+    )
+    for candidate in candidates:
+        if (candidate / "demo.py").is_file():
+            return candidate
+    raise SystemExit(
+        "cannot find examples/demo.py; run from the qmtl-connectors checkout or pass --examples DIR"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    examples = _examples_dir(args.examples)
+    sys.argv = [str(examples / "demo.py")]
+    runpy.run_path(str(examples / "demo.py"), run_name="__main__")
+    return 0
+
+
+def build_parser(registry: Registry) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="qmtl-connectors", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log connector events")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("plugins", help="list installed connectors and failed plugins").set_defaults(
+        func=cmd_plugins
+    )
+    check = sub.add_parser("check", help="validate a qmtl.yml and print it, secrets redacted")
+    check.add_argument("config", help="path to qmtl.yml")
+    check.set_defaults(func=cmd_check)
+    demo = sub.add_parser("demo", help="run the demo strategy on the offline connectors")
+    demo.add_argument("--examples", help="the examples directory (default: ./examples)")
+    demo.set_defaults(func=cmd_demo)
+    registry.plugin_manager.hook.register_commands(subparsers=sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        registry = default_registry()
+    except PluginError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    args = build_parser(registry).parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    return int(args.func(args))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

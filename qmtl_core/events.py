@@ -1,0 +1,89 @@
+"""Order and feed events, delivered to observer plugins and to the structured log.
+
+Observers are isolated: one that raises is logged and the order carries on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from qmtl_core.hookspecs import hookimpl
+from qmtl_core.redaction import redact
+
+OrderEventKind = Literal[
+    "validated", "sent", "acknowledged", "retried", "status_changed", "rejected", "unknown"
+]
+FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped"]
+
+log = logging.getLogger("qmtl_core.events")
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    kind: OrderEventKind
+    connector: str
+    client_order_id: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+@dataclass(frozen=True)
+class FeedEvent:
+    kind: FeedEventKind
+    feed: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+    time: float = field(default_factory=time.time)
+
+
+def _deliver(hook_name: str, event: OrderEvent | FeedEvent) -> None:
+    from qmtl_core.registry import default_registry
+
+    hook = getattr(default_registry().plugin_manager.hook, hook_name)
+    for impl in reversed(hook.get_hookimpls()):
+        try:
+            impl.function(event=event)
+        except Exception:
+            log.exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+
+
+def emit_order_event(
+    kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
+) -> None:
+    _deliver("qmtl_order_event", OrderEvent(kind, connector, client_order_id, redact(data)))
+
+
+def emit_feed_event(kind: FeedEventKind, feed: str, **data: Any) -> None:
+    _deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
+
+
+def _fields(data: Mapping[str, Any]) -> str:
+    return " ".join(f"{key}={value!r}" for key, value in data.items())
+
+
+class LoggingObserver:
+    """The built-in subscriber: one ``key=value`` log line per event, secrets redacted."""
+
+    @hookimpl
+    def qmtl_order_event(self, event: OrderEvent) -> None:
+        level = (
+            logging.WARNING if event.kind in ("rejected", "unknown", "retried") else logging.INFO
+        )
+        log.log(
+            level,
+            "order_event kind=%s connector=%s client_order_id=%s %s",
+            event.kind,
+            event.connector,
+            event.client_order_id,
+            _fields(event.data),
+        )
+
+    @hookimpl
+    def qmtl_feed_event(self, event: FeedEvent) -> None:
+        level = (
+            logging.WARNING if event.kind in ("disconnected", "message_dropped") else logging.INFO
+        )
+        log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

@@ -1,0 +1,134 @@
+"""Retry policy and idempotent order submission, shared by every networked connector.
+
+The rule that keeps a trader from buying twice: after an *ambiguous* failure (the
+request may have reached the venue), look the order up by its ``client_order_id``
+before sending it again. When attempts run out and the venue never confirmed either
+way, raise :class:`OrderStatusUnknown` instead of guessing.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from qmtl_core import runtime
+from qmtl_core.errors import ConfigError, OrderStatusUnknown, TransientError
+from qmtl_core.events import emit_order_event
+from qmtl_core.orders import Order, OrderAck
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Capped exponential backoff with jitter; ``None`` fields fall back to ``runtime``."""
+
+    max_retries: int = 3
+    backoff: float | None = None
+    max_backoff: float | None = None
+    jitter: float | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
+            raise ConfigError("must be a whole number >= 0", key="max_retries")
+        if self.max_retries < 0:
+            raise ConfigError(f"must be >= 0, got {self.max_retries}", key="max_retries")
+        for name in ("backoff", "max_backoff", "jitter"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not value >= 0):
+                raise ConfigError(f"must be a number >= 0, got {value!r}", key=name)
+
+    def delay(self, retry_number: int, retry_after: float | None = None) -> float:
+        """Seconds to wait before retry ``retry_number`` (1-based).
+
+        A venue's ``Retry-After`` is a floor: we never come back sooner than asked.
+        """
+        base = self.backoff if self.backoff is not None else runtime.BACKOFF_INITIAL_SECONDS
+        cap = self.max_backoff if self.max_backoff is not None else runtime.BACKOFF_MAX_SECONDS
+        jitter = self.jitter if self.jitter is not None else runtime.BACKOFF_JITTER
+        delay = float(min(cap, base * (2 ** (retry_number - 1))))
+        delay *= 1 + random.uniform(-jitter, jitter)
+        if retry_after is not None:
+            delay = max(delay, retry_after)
+        return max(0.0, delay)
+
+
+def _asks_too_long(error: TransientError) -> bool:
+    """A venue asking us to wait longer than we are willing to block the caller."""
+    return error.retry_after is not None and error.retry_after > runtime.RETRY_AFTER_MAX_SECONDS
+
+
+def _wait(policy: RetryPolicy, retry_number: int, error: TransientError) -> float:
+    delay = policy.delay(retry_number, error.retry_after)
+    time.sleep(delay)
+    return delay
+
+
+def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
+    retry = 0
+    while True:
+        try:
+            return call()
+        except TransientError as error:
+            retry += 1
+            if retry > policy.max_retries or _asks_too_long(error):
+                raise
+            _wait(policy, retry, error)
+
+
+def submit_order(
+    order: Order,
+    *,
+    send: Callable[[Order], OrderAck],
+    lookup: Callable[[Order], OrderAck | None],
+    policy: RetryPolicy,
+    connector: str,
+) -> OrderAck:
+    """Send ``order`` at most once per venue, retrying only what is safe to retry.
+
+    ``send`` places the order and raises :class:`TransientError` (``ambiguous`` when the
+    venue may have received it); ``lookup`` finds an order by ``client_order_id`` and
+    returns ``None`` when the venue does not have it.
+    """
+    coid = order.client_order_id
+    ambiguous = False
+    last_error: TransientError | None = None
+    for attempt in range(policy.max_retries + 1):
+        if attempt and last_error is not None:
+            if _asks_too_long(last_error):
+                break
+            delay = _wait(policy, attempt, last_error)
+            emit_order_event(
+                "retried", connector, coid, attempt=attempt, reason=str(last_error), delay=delay
+            )
+        if ambiguous:
+            try:
+                found = lookup(order)
+            except TransientError as error:
+                last_error = error
+                continue
+            if found is not None:
+                return found
+        try:
+            emit_order_event("sent", connector, coid, attempt=attempt + 1, symbol=order.symbol)
+            return send(order)
+        except TransientError as error:
+            ambiguous = ambiguous or error.ambiguous
+            last_error = error
+    assert last_error is not None
+    if not ambiguous:
+        # Every attempt failed before the venue could act on it: the order does not exist.
+        raise last_error
+    try:
+        if not _asks_too_long(last_error):
+            _wait(policy, policy.max_retries + 1, last_error)
+        found = lookup(order)
+    except TransientError as error:
+        raise OrderStatusUnknown(coid, f"{last_error}; lookup failed: {error}") from error
+    if found is not None:
+        return found
+    raise OrderStatusUnknown(coid, str(last_error)) from last_error

@@ -1,0 +1,369 @@
+"""The order model: validation before anything leaves the process, and normalised acks.
+
+Every connector funnels a user's order dict through :func:`validate_order`, so one set
+of rules (and one set of error messages) holds for every venue. Quantities and prices
+are ``Decimal`` built from the decimal text of the input: ``0.1`` stays ``0.1``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field, fields, replace
+from decimal import Decimal, InvalidOperation
+from enum import StrEnum
+from typing import Any
+
+from qmtl_core.errors import OrderValidationError, VenueProtocolError
+
+
+class Side(StrEnum):
+    BUY = "BUY"
+    SELL = "SELL"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP = "stop"
+    STOP_LIMIT = "stop_limit"
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    GTD = "GTD"
+    DAY = "DAY"
+
+
+class PositionSide(StrEnum):
+    LONG = "LONG"
+    SHORT = "SHORT"
+    BOTH = "BOTH"
+
+
+class OrderStatus(StrEnum):
+    """The one status vocabulary every connector reports."""
+
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELED = "canceled"
+    REJECTED = "rejected"
+    EXPIRED = "expired"
+
+    @property
+    def is_complete(self) -> bool:
+        """True once the order can no longer fill."""
+        return self not in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
+
+
+SPOT_ORDER_TYPES = frozenset({OrderType.MARKET, OrderType.LIMIT})
+FUTURES_FIELDS = ("reduce_only", "position_side", "leverage")
+_ALIASES = {"amount": "quantity", "price": "limit_price"}
+_KNOWN_FIELDS = (
+    "symbol",
+    "side",
+    "type",
+    "quantity",
+    "limit_price",
+    "stop_price",
+    "time_in_force",
+    "client_order_id",
+    "timestamp",
+    *FUTURES_FIELDS,
+)
+# Binance's rule for client ids (the strictest common venue), so an id valid here is
+# valid everywhere we send it.
+_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,36}$")
+
+
+def new_client_order_id() -> str:
+    """A fresh id, unique across processes and hosts (122 random bits)."""
+    return "qm" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Order:
+    """A validated, immutable order. Build it with :func:`validate_order`."""
+
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    client_order_id: str
+    limit_price: Decimal | None = None
+    stop_price: Decimal | None = None
+    time_in_force: TimeInForce | None = None
+    timestamp: float | None = None
+    reduce_only: bool | None = None
+    position_side: PositionSide | None = None
+    leverage: Decimal | None = None
+
+    @property
+    def is_futures(self) -> bool:
+        return any(getattr(self, name) is not None for name in FUTURES_FIELDS)
+
+    def to_payload(self) -> dict[str, Any]:
+        """JSON-ready fields, decimals as exact strings, absent fields left out."""
+        payload: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            if isinstance(value, Decimal):
+                value = str(value)
+            elif isinstance(value, StrEnum):
+                value = value.value
+            payload[f.name] = value
+        return payload
+
+    def with_client_order_id(self, client_order_id: str) -> Order:
+        return replace(self, client_order_id=client_order_id)
+
+
+def to_decimal(name: str, value: Any) -> Decimal:
+    if isinstance(value, bool):
+        raise OrderValidationError(name, value, "must be a number, not a boolean")
+    try:
+        if isinstance(value, Decimal):
+            number = value
+        elif isinstance(value, int):
+            number = Decimal(value)
+        elif isinstance(value, float):
+            # repr() gives the shortest decimal text that round-trips: 0.1 -> "0.1".
+            number = Decimal(repr(value))
+        elif isinstance(value, str):
+            number = Decimal(value.strip())
+        else:
+            raise OrderValidationError(name, value, "must be a number or decimal text")
+    except InvalidOperation:
+        raise OrderValidationError(name, value, "is not a decimal number") from None
+    if not number.is_finite():
+        raise OrderValidationError(name, value, "must be finite")
+    return number
+
+
+def _positive(name: str, value: Any) -> Decimal:
+    number = to_decimal(name, value)
+    if number <= 0:
+        raise OrderValidationError(name, value, "must be greater than 0")
+    return number
+
+
+def _choice(name: str, value: Any, enum: type[StrEnum], *, upper: bool) -> Any:
+    allowed: list[str] = [m.value for m in enum]
+    if isinstance(value, str):
+        text = value.strip().upper() if upper else value.strip().lower()
+        if text in allowed:
+            return enum(text)
+    raise OrderValidationError(name, value, f"must be one of {'|'.join(allowed)}")
+
+
+def _present(data: Mapping[str, Any], name: str) -> bool:
+    return data.get(name) is not None
+
+
+def _normalise_keys(data: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if not isinstance(key, str):
+            raise OrderValidationError(str(key), value, "field names must be text")
+        canonical = _ALIASES.get(key, key)
+        if canonical not in _KNOWN_FIELDS:
+            hint = _closest(key, _KNOWN_FIELDS)
+            rule = f"unknown field; did you mean '{hint}'?" if hint else "unknown field"
+            raise OrderValidationError(key, value, rule)
+        if canonical in out and key != canonical:
+            raise OrderValidationError(key, value, f"'{key}' and '{canonical}' both given")
+        out[canonical] = value
+    return out
+
+
+def _closest(word: str, choices: tuple[str, ...]) -> str | None:
+    import difflib
+
+    match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return match[0] if match else None
+
+
+def validate_order(
+    data: Mapping[str, Any] | Order,
+    *,
+    order_types: frozenset[OrderType] = SPOT_ORDER_TYPES,
+    futures: bool = False,
+) -> Order:
+    """Check an order against the rules every venue shares, and return an :class:`Order`.
+
+    ``order_types`` and ``futures`` come from the connector's capabilities: a spot
+    connector rejects futures-only fields instead of silently dropping them.
+    """
+    if isinstance(data, Order):
+        data = {**data.to_payload()}
+    if not isinstance(data, Mapping):
+        raise OrderValidationError("order", data, "must be a mapping of order fields")
+    d = _normalise_keys(data)
+
+    symbol = d.get("symbol")
+    if not isinstance(symbol, str) or not symbol.strip() or any(c.isspace() for c in symbol):
+        raise OrderValidationError(
+            "symbol", symbol, "required, text without spaces, e.g. 'BTC/USDT'"
+        )
+    if "side" not in d:
+        raise OrderValidationError("side", None, "required: BUY or SELL")
+    side = _choice("side", d["side"], Side, upper=True)
+    if "type" not in d:
+        raise OrderValidationError("type", None, "required: 'market' or 'limit'")
+    order_type = _choice("type", d["type"], OrderType, upper=False)
+    if order_type not in order_types:
+        supported = "|".join(sorted(t.value for t in order_types))
+        raise OrderValidationError(
+            "type", d["type"], f"not supported by this connector; use one of {supported}"
+        )
+    if not _present(d, "quantity"):
+        raise OrderValidationError("quantity", d.get("quantity"), "required (alias 'amount')")
+    quantity = _positive("quantity", d["quantity"])
+
+    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
+    limit_price = None
+    if _present(d, "limit_price"):
+        if not needs_limit:
+            raise OrderValidationError(
+                "limit_price", d["limit_price"], f"not allowed on a {order_type.value} order"
+            )
+        limit_price = _positive("limit_price", d["limit_price"])
+    elif needs_limit:
+        raise OrderValidationError(
+            "limit_price", None, f"required for {order_type.value} orders (alias 'price')"
+        )
+
+    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
+    stop_price = None
+    if _present(d, "stop_price"):
+        if not needs_stop:
+            raise OrderValidationError(
+                "stop_price", d["stop_price"], f"not allowed on a {order_type.value} order"
+            )
+        stop_price = _positive("stop_price", d["stop_price"])
+    elif needs_stop:
+        raise OrderValidationError("stop_price", None, f"required for {order_type.value} orders")
+
+    tif = None
+    if _present(d, "time_in_force"):
+        tif = _choice("time_in_force", d["time_in_force"], TimeInForce, upper=True)
+
+    client_order_id = d.get("client_order_id")
+    if client_order_id is None:
+        client_order_id = new_client_order_id()
+    elif not isinstance(client_order_id, str) or not _CLIENT_ID.match(client_order_id):
+        raise OrderValidationError(
+            "client_order_id", client_order_id, "must be 1-36 characters of A-Z a-z 0-9 . _ : / -"
+        )
+
+    timestamp = d.get("timestamp")
+    if timestamp is not None:
+        if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+            raise OrderValidationError("timestamp", timestamp, "must be a number (epoch seconds)")
+        if not math.isfinite(timestamp):
+            raise OrderValidationError("timestamp", timestamp, "must be finite")
+        timestamp = float(timestamp)
+
+    futures_values: dict[str, Any] = {}
+    for name in FUTURES_FIELDS:
+        if not _present(d, name):
+            continue
+        if not futures:
+            raise OrderValidationError(
+                name, d[name], "futures-only field; use a futures connector such as 'ccxt-futures'"
+            )
+        futures_values[name] = d[name]
+    reduce_only = futures_values.get("reduce_only")
+    if reduce_only is not None and not isinstance(reduce_only, bool):
+        raise OrderValidationError("reduce_only", reduce_only, "must be true or false")
+    position_side = None
+    if "position_side" in futures_values:
+        position_side = _choice(
+            "position_side", futures_values["position_side"], PositionSide, upper=True
+        )
+    leverage = None
+    if "leverage" in futures_values:
+        leverage = _positive("leverage", futures_values["leverage"])
+
+    return Order(
+        symbol=symbol.strip(),
+        side=side,
+        type=order_type,
+        quantity=quantity,
+        client_order_id=client_order_id,
+        limit_price=limit_price,
+        stop_price=stop_price,
+        time_in_force=tif,
+        timestamp=timestamp,
+        reduce_only=reduce_only,
+        position_side=position_side,
+        leverage=leverage,
+    )
+
+
+@dataclass(frozen=True, eq=False)
+class OrderAck(Mapping[str, Any]):
+    """A venue's answer in the common vocabulary; also readable as ``ack["status"]``."""
+
+    id: str
+    client_order_id: str
+    status: OrderStatus
+    symbol: str | None = None
+    filled_quantity: Decimal = Decimal(0)
+    average_price: Decimal | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_complete(self) -> bool:
+        return self.status.is_complete
+
+    def __getitem__(self, key: str) -> Any:
+        if key in _ACK_FIELDS:
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(_ACK_FIELDS)
+
+    def __len__(self) -> int:
+        return len(_ACK_FIELDS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+_ACK_FIELDS = tuple(f.name for f in fields(OrderAck))
+
+
+def parse_status(value: Any, table: Mapping[str, OrderStatus] | None = None) -> OrderStatus:
+    """Map a venue's status text onto :class:`OrderStatus`; unknown text is an error."""
+    if isinstance(value, str):
+        key = value.strip().lower()
+        if table and key in table:
+            return table[key]
+        try:
+            return OrderStatus(key)
+        except ValueError:
+            pass
+    raise VenueProtocolError(f"unknown order status {value!r} from the venue")
+
+
+def order_ref(order: Any) -> str:
+    """The id to look an order up by: from an ack, a mapping with ``id``, or an id string."""
+    if isinstance(order, str) and order:
+        return order
+    if isinstance(order, Mapping):
+        for key in ("id", "client_order_id"):
+            value = order.get(key)
+            if isinstance(value, str) and value:
+                return value
+    raise OrderValidationError(
+        "order", order, "pass the ack from post_order, a mapping with 'id', or an id string"
+    )

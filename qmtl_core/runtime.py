@@ -1,0 +1,29 @@
+"""Timeouts and backoff settings, read at call time so tests and users can lower them.
+
+Always read them as ``runtime.NAME`` inside the function that needs them, never copy
+them into a default argument: a copy would freeze the value at import time.
+"""
+
+from __future__ import annotations
+
+#: Timeout of every HTTP request a connector makes (connect and read).
+HTTP_TIMEOUT_SECONDS: float = 2.0
+#: A WebSocket that delivers no frame for this long is considered dead.
+WS_RECV_TIMEOUT_SECONDS: float = 30.0
+#: Interval between WebSocket pings.
+WS_PING_INTERVAL_SECONDS: float = 10.0
+
+#: First retry delay of the order retry policy, when a client gives no ``backoff``.
+BACKOFF_INITIAL_SECONDS: float = 0.1
+#: Upper bound of any single retry delay.
+BACKOFF_MAX_SECONDS: float = 5.0
+#: Each delay is spread by up to this fraction either way, so clients do not retry in lockstep.
+BACKOFF_JITTER: float = 0.2
+#: Longest ``Retry-After`` the client will honour before giving up on that attempt.
+RETRY_AFTER_MAX_SECONDS: float = 60.0
+
+#: Reconnect delays of live feeds: initial, cap, and how long a connection must stay
+#: healthy before the retry budget resets.
+WS_BACKOFF_INITIAL_SECONDS: float = 0.5
+WS_BACKOFF_MAX_SECONDS: float = 30.0
+WS_HEALTHY_AFTER_SECONDS: float = 10.0

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,9 @@ from qmtl_core.registry import Registry, default_registry
 DOMAINS = ("dryrun", "live")
 FLAT_KEYS = ("broker_url", "trade_max_retries", "trade_backoff", "ws_url")
 SECTION_KEYS = ("execution_domain", "brokerage", "feed", *FLAT_KEYS)
+LIVE_NEEDS_BROKERAGE = (
+    "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
+)
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -169,12 +172,7 @@ def parse_connectors(
     brokerage = _connector(section, "brokerage", _flat_brokerage(section, ctx), registry, ctx)
     feed = _connector(section, "feed", _flat_feed(section, ctx), registry, ctx)
     if domain == "live" and brokerage is None and not ctx.errors:
-        ctx.fail(
-            "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section",
-            "connectors.execution_domain",
-            section,
-            "execution_domain",
-        )
+        ctx.fail(LIVE_NEEDS_BROKERAGE, "connectors.execution_domain", section, "execution_domain")
     if ctx.errors:
         raise ctx.errors[0] if len(ctx.errors) == 1 else ConfigErrors(ctx.errors)
     return ConnectorsConfig(str(domain), brokerage, feed, file)
@@ -261,7 +259,10 @@ def _connector(
     line_node = node if flat is None else section
 
     def line_of(key: str) -> int | None:
-        return _line(line_node, key if flat is None else _FLAT_KEY_OF.get(key, key))
+        if flat is not None:
+            return _line(section, _FLAT_KEY_OF.get(key, key))
+        # A missing option points at the section's own line.
+        return _line(node, key) if key in node else _line(section, kind)
 
     try:
         checked = registry.validate(
@@ -275,7 +276,8 @@ def _connector(
         return None
     except LookupError as exc:
         name_key = "name" if flat is None else ("broker_url" if kind == "brokerage" else "ws_url")
-        ctx.fail(str(exc), f"connectors.{kind}.name", line_node, name_key)
+        full_key = f"connectors.{kind}.name" if flat is None else f"connectors.{name_key}"
+        ctx.fail(str(exc), full_key, line_node, name_key)
         return None
     return ConnectorConfig(kind, name, checked)
 
@@ -290,6 +292,21 @@ class Connectors:
     @property
     def execution_domain(self) -> str:
         return self.config.execution_domain
+
+    def with_domain(self, execution_domain: str) -> Connectors:
+        """The same connectors in another execution domain (e.g. a ``--domain`` flag)."""
+        if execution_domain not in DOMAINS:
+            raise ConfigError(
+                f"expected one of {', '.join(DOMAINS)}, got {execution_domain!r}",
+                key="connectors.execution_domain",
+            )
+        if execution_domain == "live" and self.config.brokerage is None:
+            raise ConfigError(
+                LIVE_NEEDS_BROKERAGE,
+                key="connectors.execution_domain",
+                file=self.config.source,
+            )
+        return Connectors(replace(self.config, execution_domain=execution_domain), self._registry)
 
     @property
     def dryrun(self) -> bool:

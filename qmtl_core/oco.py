@@ -138,11 +138,15 @@ class OCOOrder:
     def wait(self, timeout: float) -> OcoResult:
         """Block until one leg filled and the other is canceled (or both ended)."""
         deadline = time.monotonic() + timeout
-        while not self._done.wait(min(self.poll_interval, max(0.0, deadline - time.monotonic()))):
+        while not self._done.is_set():
             if self._watcher is None:
                 self.check()
-            if time.monotonic() >= deadline:
+                if self._done.is_set():
+                    break
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 raise TimeoutError(f"OCO pair not settled within {timeout}s")
+            self._done.wait(min(self.poll_interval, remaining))
         if self.error is not None:
             raise self.error
         assert self.result is not None

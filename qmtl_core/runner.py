@@ -64,9 +64,11 @@ class DuplicateFilter:
                 if expires > now and len(self._entries) < self.max_entries:
                     break
                 del self._entries[oldest]
-            if key in self._entries:
-                return False, self._entries[key][1]
+            entry = self._entries.get(key)
+            if entry is not None and entry[0] > now:
+                return False, entry[1]
             ttl = self.id_ttl if isinstance(key, tuple) and key[0] == "id" else self.ttl
+            self._entries.pop(key, None)
             self._entries[key] = (now + ttl, None)
             return True, None
 

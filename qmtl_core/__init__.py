@@ -7,33 +7,66 @@ Core names import directly. The seed's connector names (``HttpBrokerageClient``,
 
 from __future__ import annotations
 
-from typing import Any
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from qmtl_core.brokerage import BaseBrokerageClient, BrokerageClient, Capabilities, OcoSupport
-from qmtl_core.config import Connectors, load_connectors
-from qmtl_core.errors import (
-    AuthenticationError,
-    BrokerageError,
-    ConfigError,
-    FeedError,
-    OrderNotCancelable,
-    OrderNotFound,
-    OrderRejected,
-    OrderStatusUnknown,
-    OrderValidationError,
-    PluginError,
-    QmtlConnectorError,
-    RateLimited,
-    TransientError,
-    UnknownConnectorError,
-    VenueProtocolError,
-)
-from qmtl_core.execution import RetryPolicy
-from qmtl_core.feeds import LiveDataFeed
-from qmtl_core.oco import OCOOrder, OcoResult
-from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
-from qmtl_core.redaction import Secret
-from qmtl_core.runner import Runner, SubmitResult
+if TYPE_CHECKING:
+    from qmtl_core.brokerage import BaseBrokerageClient, BrokerageClient, Capabilities, OcoSupport
+    from qmtl_core.config import Connectors, load_connectors
+    from qmtl_core.errors import (
+        AuthenticationError,
+        BrokerageError,
+        ConfigError,
+        FeedError,
+        OrderNotCancelable,
+        OrderNotFound,
+        OrderRejected,
+        OrderStatusUnknown,
+        OrderValidationError,
+        PluginError,
+        QmtlConnectorError,
+        RateLimited,
+        TransientError,
+        UnknownConnectorError,
+        VenueProtocolError,
+    )
+    from qmtl_core.execution import RetryPolicy
+    from qmtl_core.feeds import LiveDataFeed
+    from qmtl_core.oco import OCOOrder, OcoResult
+    from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
+    from qmtl_core.redaction import Secret
+    from qmtl_core.runner import Runner, SubmitResult
+
+# Core names import on first use, so `qmtl-connectors plugins` stays quick to start.
+_CORE_MODULES = {
+    "brokerage": ("BaseBrokerageClient", "BrokerageClient", "Capabilities", "OcoSupport"),
+    "config": ("Connectors", "load_connectors"),
+    "errors": (
+        "AuthenticationError",
+        "BrokerageError",
+        "ConfigError",
+        "FeedError",
+        "OrderNotCancelable",
+        "OrderNotFound",
+        "OrderRejected",
+        "OrderStatusUnknown",
+        "OrderValidationError",
+        "PluginError",
+        "QmtlConnectorError",
+        "RateLimited",
+        "TransientError",
+        "UnknownConnectorError",
+        "VenueProtocolError",
+    ),
+    "execution": ("RetryPolicy",),
+    "feeds": ("LiveDataFeed",),
+    "oco": ("OCOOrder", "OcoResult"),
+    "orders": ("Order", "OrderAck", "OrderStatus", "validate_order"),
+    "redaction": ("Secret",),
+    "runner": ("Runner", "SubmitResult"),
+}
+_CORE = {name: module for module, names in _CORE_MODULES.items() for name in names}
 
 __all__ = [
     "AuthenticationError",
@@ -80,12 +113,23 @@ __all__ = [
 ]
 
 
+def _is_submodule(name: str) -> bool:
+    here = Path(__file__).parent
+    return (here / f"{name}.py").is_file() or (here / name / "__init__.py").is_file()
+
+
 def __getattr__(name: str) -> Any:
     """Resolve plugin-provided public names (``from qmtl_core import WebSocketFeed``).
 
     A seed name whose plugin is missing raises ImportError naming the package to
     install; any other unknown name is a plain AttributeError, as tools expect.
     """
+    if name in _CORE:
+        return getattr(import_module(f"qmtl_core.{_CORE[name]}"), name)
+    if _is_submodule(name):
+        # ``from qmtl_core import runtime`` before it was imported: let the import
+        # system load the submodule instead of building the registry mid-import.
+        raise AttributeError(name)
     from qmtl_core.registry import BUILTIN_EXPORTS, default_registry
 
     registry = default_registry()

@@ -12,9 +12,6 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
-from qmtl_core.config import parse_connectors
 from qmtl_core.errors import ConfigError, ConfigErrors, PluginError
 from qmtl_core.registry import Registry, default_registry
 
@@ -52,6 +49,10 @@ def cmd_plugins(args: argparse.Namespace) -> int:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from ruamel.yaml import YAML
+
+    from qmtl_core.config import parse_connectors
+
     try:
         config = parse_connectors(args.config)
     except ConfigErrors as exc:

@@ -4,12 +4,12 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 PLUGINS := fake http websocket ccxt-spot ccxt-futures
-EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e plugins/$(p))
+EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e plugins/$(p)) -e examples/third_party_plugin
 STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck unit bench install clean
 
-$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml)
+$(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/third_party_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(EDITABLES)

@@ -25,8 +25,17 @@ from qmtl_core.redaction import redact
 from qmtl_core.registry import Registry, default_registry
 
 DOMAINS = ("dryrun", "live")
-FLAT_KEYS = ("broker_url", "trade_max_retries", "trade_backoff", "ws_url")
-SECTION_KEYS = ("execution_domain", "brokerage", "feed", *FLAT_KEYS)
+#: Every key of the ``connectors:`` section, with what it means (also the config docs).
+SECTION_KEYS: dict[str, str] = {
+    "execution_domain": "`dryrun` (default: every order goes to the fake paper broker and "
+    "the feed is the in-memory fake, fully offline) or `live` (the named connectors)",
+    "brokerage": "mapping: `name` of a brokerage connector plus its options (below)",
+    "feed": "mapping: `name` of a feed connector plus its options (below)",
+    "broker_url": "seed shorthand for `brokerage: {name: http, url: ...}`",
+    "trade_max_retries": "with `broker_url`: the http brokerage's `max_retries`",
+    "trade_backoff": "with `broker_url`: the http brokerage's `backoff` (seconds)",
+    "ws_url": "seed shorthand for `feed: {name: websocket, url: ...}`",
+}
 LIVE_NEEDS_BROKERAGE = (
     "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
 )

@@ -40,3 +40,20 @@ def test_python_blocks_run(doc: str) -> None:
     for number, block in enumerate(python_blocks(DOCS / doc), 1):
         code = compile(block, f"docs/{doc} (python block {number})", "exec")
         exec(code, namespace)  # running our own documentation is the point
+
+
+def test_configuration_reference_is_current() -> None:
+    from qmtl_core.config_reference import render
+    from qmtl_core.registry import BUILTIN_DISTRIBUTIONS, default_registry
+
+    builtin = set(BUILTIN_DISTRIBUTIONS.values())
+    specs = [s for s in default_registry().connectors() if s.distribution in builtin]
+    expected = render(specs)
+    current = (DOCS / "configuration.md").read_text(encoding="utf-8")
+    assert current == expected, (
+        "docs/configuration.md is stale: regenerate it with "
+        "`qmtl-connectors config-reference --builtin > docs/configuration.md`"
+    )
+    for spec in specs:
+        for option in spec.options:
+            assert f"`{option.name}`" in current

@@ -83,7 +83,5 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
-        level = (
-            logging.WARNING if event.kind in ("disconnected", "message_dropped") else logging.INFO
-        )
+        level = logging.WARNING if event.kind == "message_dropped" else logging.INFO
         log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

@@ -1,0 +1,116 @@
+"""Event hooks: an observer plugin sees every event of a scripted session, in order."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+
+import pytest
+
+from qmtl_core.errors import OrderNotCancelable
+from qmtl_core.events import FeedEvent, OrderEvent
+from qmtl_core.hookspecs import hookimpl
+from qmtl_core.registry import default_registry
+from qmtl_plugin_fake.brokerage import FakeBrokerageClient
+from qmtl_plugin_fake.feed import FakeLiveDataFeed
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.events: list[OrderEvent | FeedEvent] = []
+
+    @hookimpl
+    def qmtl_order_event(self, event: OrderEvent) -> None:
+        self.events.append(event)
+
+    @hookimpl
+    def qmtl_feed_event(self, event: FeedEvent) -> None:
+        self.events.append(event)
+
+
+class Broken:
+    @hookimpl
+    def qmtl_order_event(self, event: OrderEvent) -> None:
+        raise RuntimeError("observer bug")
+
+
+@pytest.fixture
+def recorder() -> Iterator[Recorder]:
+    recorder = Recorder()
+    manager = default_registry().plugin_manager
+    manager.register(recorder, name="test-recorder")
+    yield recorder
+    manager.unregister(name="test-recorder")
+
+
+def test_a_scripted_session_is_observed_in_order(recorder: Recorder) -> None:
+    broker = FakeBrokerageClient(prices={"BTC/USDT": 100})
+    resting = broker.post_order(
+        {
+            "symbol": "BTC/USDT",
+            "side": "BUY",
+            "type": "limit",
+            "quantity": 1,
+            "limit_price": 90,
+            "client_order_id": "s-1",
+        }
+    )
+    broker.update_price("BTC/USDT", 89)
+    broker.poll_order_status(resting)
+    with pytest.raises(OrderNotCancelable):
+        broker.cancel_order(resting)
+
+    async def on_msg(evt: dict[str, object]) -> None:
+        return None
+
+    async def feed_session() -> None:
+        feed = FakeLiveDataFeed(on_message=on_msg)
+        await feed.start()
+        await feed.stop()
+
+    asyncio.run(feed_session())
+    seen = [
+        (e.kind, e.client_order_id if isinstance(e, OrderEvent) else e.feed)
+        for e in recorder.events
+    ]
+    assert seen == [
+        ("validated", "s-1"),
+        ("sent", "s-1"),
+        ("acknowledged", "s-1"),
+        ("status_changed", "s-1"),
+        ("connected", "FakeLiveDataFeed"),
+        ("disconnected", "FakeLiveDataFeed"),
+    ]
+    changed = recorder.events[3]
+    assert changed.data == {"id": resting.id, "previous": "new", "status": "filled"}
+
+
+def test_a_failing_observer_never_disturbs_the_order(
+    recorder: Recorder, caplog: pytest.LogCaptureFixture
+) -> None:
+    manager = default_registry().plugin_manager
+    manager.register(Broken(), name="broken-observer")
+    try:
+        ack = FakeBrokerageClient(prices={"X": 1}).post_order(
+            {"symbol": "X", "side": "BUY", "type": "market", "quantity": 1}
+        )
+    finally:
+        manager.unregister(name="broken-observer")
+    assert ack.status == "filled"
+    assert [e.kind for e in recorder.events] == ["validated", "sent", "acknowledged"]
+    assert "observer bug" in caplog.text
+
+
+def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="qmtl_core.events")
+    FakeBrokerageClient(prices={"X": 1}).post_order(
+        {"symbol": "X", "side": "SELL", "type": "market", "quantity": 1, "client_order_id": "log-1"}
+    )
+    lines = [r.getMessage() for r in caplog.records if r.name == "qmtl_core.events"]
+    expected = "kind=validated connector=FakeBrokerageClient client_order_id=log-1 symbol='X'"
+    assert lines[0] == f"order_event {expected}"
+    assert any(
+        line.startswith("order_event kind=acknowledged") and "status='filled'" in line
+        for line in lines
+    )

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from qmtl_core.errors import OrderRejected, OrderStatusUnknown, OrderValidationError
+from qmtl_core.errors import OrderRejected, OrderStatusUnknown
 from qmtl_core.events import emit_order_event
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
 from qmtl_core.orders import (
@@ -58,6 +58,13 @@ class BrokerageClient(Protocol):
     def poll_order_status(self, order: OrderRefInput) -> OrderAck: ...
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck: ...
+
+
+@runtime_checkable
+class SupportsLinkedOco(BrokerageClient, Protocol):
+    """A client whose venue (or engine) links two legs itself: NATIVE or EMULATED OCO."""
+
+    def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]: ...
 
 
 class BaseBrokerageClient(ABC):
@@ -114,12 +121,6 @@ class BaseBrokerageClient(ABC):
         ack = call_with_retries(lambda: self._cancel(ref), self.retry_policy)
         self._track(ack)
         return ack
-
-    def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]:
-        """Place two linked legs; only connectors with native or emulated OCO have it."""
-        raise OrderValidationError(
-            "oco", self.capabilities.oco.value, "this connector has no linked OCO; use OCOOrder"
-        )
 
     def _track(self, ack: OrderAck) -> None:
         with self._status_lock:

@@ -231,7 +231,16 @@ def _flat_feed(section: Mapping[str, Any], ctx: _Context) -> dict[str, Any] | No
     return {"name": "websocket", "url": url}
 
 
-_FLAT_KEY_OF = {"url": "broker_url", "max_retries": "trade_max_retries", "backoff": "trade_backoff"}
+# The seed's flat keys, by the option they stand for: errors name what the user wrote.
+_FLAT_KEYS = {
+    "brokerage": {
+        "name": "broker_url",
+        "url": "broker_url",
+        "max_retries": "trade_max_retries",
+        "backoff": "trade_backoff",
+    },
+    "feed": {"name": "ws_url", "url": "ws_url"},
+}
 
 
 def _connector(
@@ -241,41 +250,55 @@ def _connector(
     registry: Registry,
     ctx: _Context,
 ) -> ConnectorConfig | None:
-    node = section.get(kind)
-    prefix = f"connectors.{kind}."
     if flat is not None:
-        node, prefix = flat, "connectors."
-    if node is None:
-        return None
-    if not isinstance(node, Mapping):
-        ctx.fail(
-            f"expected a mapping with 'name' and options, got {type(node).__name__}",
-            f"connectors.{kind}",
-            section,
-            kind,
+        node: Any = flat
+        prefix = "connectors."
+
+        def user_key(key: str) -> str:
+            return _FLAT_KEYS[kind].get(key, key)
+
+        def line_of(key: str) -> int | None:
+            return _line(section, user_key(key))
+
+    else:
+        node = section.get(kind)
+        prefix = f"connectors.{kind}."
+        if node is None:
+            return None
+        if not isinstance(node, Mapping):
+            ctx.fail(
+                f"expected a mapping with 'name' and options, got {type(node).__name__}",
+                f"connectors.{kind}",
+                section,
+                kind,
+            )
+            return None
+
+        def user_key(key: str) -> str:
+            return key
+
+        def line_of(key: str) -> int | None:
+            # A missing option points at the section's own line.
+            return _line(node, key) if key in node else _line(section, kind)
+
+    def fail(message: str, key: str) -> None:
+        ctx.errors.append(
+            ConfigError(message, key=prefix + user_key(key), file=ctx.file, line=line_of(key))
         )
-        return None
+
     name = node.get("name")
     if not isinstance(name, str):
-        ctx.fail(
-            f"'name' is required: which {kind} connector to use",
-            f"connectors.{kind}.name",
-            node if flat is None else section,
-            "name",
-        )
+        fail(f"'name' is required: which {kind} connector to use", "name")
         return None
     options = {k: v for k, v in node.items() if k != "name"}
-    line_node = node if flat is None else section
-
-    def line_of(key: str) -> int | None:
-        if flat is not None:
-            return _line(section, _FLAT_KEY_OF.get(key, key))
-        # A missing option points at the section's own line.
-        return _line(node, key) if key in node else _line(section, kind)
-
     try:
         checked = registry.validate(
-            kind, name, options, where=prefix, file=ctx.file, line_of=line_of
+            kind,
+            name,
+            options,
+            key_name=lambda key: prefix + user_key(key),
+            file=ctx.file,
+            line_of=line_of,
         )
     except ConfigErrors as exc:
         ctx.errors.extend(exc.errors)
@@ -284,9 +307,7 @@ def _connector(
         ctx.errors.append(exc)
         return None
     except LookupError as exc:
-        name_key = "name" if flat is None else ("broker_url" if kind == "brokerage" else "ws_url")
-        full_key = f"connectors.{kind}.name" if flat is None else f"connectors.{name_key}"
-        ctx.fail(str(exc), full_key, line_node, name_key)
+        fail(str(exc), "name")
         return None
     return ConnectorConfig(kind, name, checked)
 

@@ -13,7 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from qmtl_core.brokerage import BrokerageClient, OcoSupport, OrderInput
+from qmtl_core.brokerage import BrokerageClient, OcoSupport, OrderInput, SupportsLinkedOco
 from qmtl_core.errors import BrokerageError, OrderNotCancelable, TransientError
 from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
 
@@ -64,7 +64,11 @@ class OCOOrder:
         )
         self.client = client
         if caps.oco in (OcoSupport.NATIVE, OcoSupport.EMULATED):
-            self.legs = client.place_oco(first, second)  # type: ignore[attr-defined]
+            if not isinstance(client, SupportsLinkedOco):
+                raise TypeError(
+                    f"{type(client).__name__} claims {caps.oco} OCO but has no place_oco"
+                )
+            self.legs = client.place_oco(first, second)
         else:
             self.legs = self._place_manually(client, first, second)
         if watch:

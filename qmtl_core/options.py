@@ -76,7 +76,7 @@ def validate_options(
     options: Mapping[str, Any],
     *,
     allow_extra: bool = False,
-    where: str = "",
+    key_name: Callable[[str], str] = str,
     file: str | None = None,
     line_of: Locator | None = None,
 ) -> dict[str, Any]:
@@ -92,10 +92,11 @@ def validate_options(
             by_name[alias] = option
     errors: list[ConfigError] = []
     out: dict[str, Any] = {}
+    given: set[str] = set()  # canonical names the caller supplied, valid or not
 
     def fail(key: str, message: str) -> None:
         line = line_of(key) if line_of else None
-        errors.append(ConfigError(message, key=f"{where}{key}", file=file, line=line))
+        errors.append(ConfigError(message, key=key_name(key), file=file, line=line))
 
     for key, value in options.items():
         opt = by_name.get(key)
@@ -106,15 +107,16 @@ def validate_options(
             known = sorted(by_name)
             fail(key, f"unknown option{did_you_mean(key, known)} (known: {', '.join(known)})")
             continue
-        if opt.name in out:
+        if opt.name in given:
             fail(key, f"given twice (as '{opt.name}' and an alias)")
             continue
+        given.add(opt.name)
         try:
             out[opt.name] = opt.check(value)
         except ValueError as exc:
             fail(key, str(exc))
     for option in schema:
-        if option.required and option.name not in out:
+        if option.required and option.name not in given:
             fail(option.name, f"required option missing: {option.help}")
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)

@@ -208,10 +208,25 @@ class Registry:
         raise UnknownConnectorError(message)
 
     def validate(
-        self, kind: str, name: str, options: Mapping[str, Any], **where: Any
+        self,
+        kind: str,
+        name: str,
+        options: Mapping[str, Any],
+        *,
+        key_name: Callable[[str], str] = str,
+        file: str | None = None,
+        line_of: Callable[[str], int | None] | None = None,
     ) -> dict[str, Any]:
+        """Check options for connector ``name`` without building it (config validation)."""
         spec = self.get(kind, name)
-        return validate_options(spec.options, options, allow_extra=spec.extra_options, **where)
+        return validate_options(
+            spec.options,
+            options,
+            allow_extra=spec.extra_options,
+            key_name=key_name,
+            file=file,
+            line_of=line_of,
+        )
 
     def create(self, kind: str, name: str, **options: Any) -> Any:
         """Validate ``options`` against the connector's schema and build the connector.

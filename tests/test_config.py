@@ -293,3 +293,4 @@ connectors:
     assert main(["check", str(bad)]) == 1
     err = capsys.readouterr().err
     assert "2 errors" in err and "bad.yml:2" in err and "bad.yml:3" in err
+    assert "key 'connectors.broker_url': expected text, got int 5" in err  # the key as written

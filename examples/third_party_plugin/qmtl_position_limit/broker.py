@@ -12,7 +12,13 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from qmtl_core.brokerage import BrokerageClient, Capabilities, OrderInput, OrderRefInput
+from qmtl_core.brokerage import (
+    BrokerageClient,
+    Capabilities,
+    OrderInput,
+    OrderRefInput,
+    SupportsLinkedOco,
+)
 from qmtl_core.errors import OrderValidationError
 from qmtl_core.orders import Order, OrderAck, Side, to_decimal, validate_order
 from qmtl_core.registry import create
@@ -76,7 +82,9 @@ class PositionLimitBrokerage:
                 self._check(leg)
             for leg in (first, second):
                 self._open[leg.client_order_id] = (leg, Decimal(0))
-        acks: tuple[OrderAck, OrderAck] = self.inner.place_oco(first, second)  # type: ignore[attr-defined]
+        if not isinstance(self.inner, SupportsLinkedOco):
+            raise TypeError(f"{type(self.inner).__name__} cannot link OCO legs")
+        acks = self.inner.place_oco(first, second)
         for ack in acks:
             self._record(ack)
         return acks

@@ -1,0 +1,93 @@
+"""ccxt exceptions -> the core's error hierarchy, so callers branch on one set of types.
+
+The distinction that protects money: a network failure while *placing* an order is
+ambiguous (the order may exist, so the core looks it up before re-sending); an answer
+from the venue is not. Nothing is swallowed: every ccxt error becomes a typed error
+that carries the venue's message.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import ccxt
+
+from qmtl_core.errors import (
+    AuthenticationError,
+    BrokerageError,
+    OrderNotFound,
+    OrderRejected,
+    RateLimited,
+    TransientError,
+    VenueProtocolError,
+)
+
+#: Venue answers meaning "an order with this client id already exists" (Binance spot
+#: -2010 "Duplicate order sent.", USD-M -4116 "ClientOrderId is duplicated.").
+DUPLICATE_CLIENT_ID_CODES = frozenset({"-4116"})
+DUPLICATE_CLIENT_ID_MESSAGES = ("duplicate order sent", "clientorderid is duplicated")
+
+
+def venue_payload(error: BaseException) -> dict[str, Any]:
+    """The venue's JSON answer embedded in a ccxt message (``binance {"code":..}``), else {}."""
+    text = str(error)
+    start = text.find("{")
+    if start < 0:
+        return {}
+    try:
+        parsed = json.loads(text[start:])
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+def venue_code(payload: Mapping[str, Any]) -> str | None:
+    code = payload.get("code")
+    return None if code is None else str(code)
+
+
+def is_duplicate_client_order_id(payload: Mapping[str, Any]) -> bool:
+    """True when the venue refused an order because its client id is already in use."""
+    if payload.get("error") == "DuplicateOrderId" or venue_code(payload) in (
+        DUPLICATE_CLIENT_ID_CODES
+    ):
+        return True
+    message = str(payload.get("msg", "")).lower()
+    return any(marker in message for marker in DUPLICATE_CLIENT_ID_MESSAGES)
+
+
+def translate(
+    error: ccxt.BaseError,
+    *,
+    venue: str,
+    action: str,
+    placing: bool,
+    scrub: Callable[[str], str],
+    retry_after: float | None = None,
+) -> BrokerageError:
+    """The core error for a ccxt error raised by ``action`` (e.g. ``create_order``).
+
+    ``placing`` marks calls that may have created an order; ``raw`` of a rejection is
+    the venue's payload plus ``error`` (the ccxt class name) for callers to branch on.
+    """
+    kind = type(error).__name__
+    payload = {**venue_payload(error), "error": kind}
+    code = venue_code(payload)
+    detail = str(payload.get("msg") or error)
+    message = scrub(f"{venue} {action} failed: {detail} ({kind}{f', code {code}' if code else ''})")
+    if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+        return RateLimited(message, retry_after=retry_after)
+    if isinstance(error, ccxt.InvalidNonce):
+        # The venue refused the request's timestamp: nothing was placed.
+        return TransientError(message, ambiguous=False)
+    if isinstance(error, ccxt.NetworkError | ccxt.OperationFailed):
+        return TransientError(message, ambiguous=placing)
+    if isinstance(error, ccxt.AuthenticationError):
+        return AuthenticationError(message)
+    if isinstance(error, ccxt.OrderNotFound):
+        return OrderNotFound(message, raw=payload)
+    if isinstance(error, ccxt.ExchangeError):
+        return OrderRejected(message, raw=payload)
+    return VenueProtocolError(message)

@@ -1,0 +1,49 @@
+"""What a ccxt client remembers about its orders: the symbol and client id behind an id.
+
+Most venues (Binance among them) need the symbol to fetch or cancel an order, and
+``cancel_order(order_id)`` gets only an id. Forgetting the symbol is what made
+upstream's OCO unable to cancel its sibling leg.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class OrderRef:
+    symbol: str
+    client_order_id: str | None
+
+
+class OrderRefs:
+    """Order id or client id -> :class:`OrderRef`, bounded, thread-safe."""
+
+    def __init__(self, max_entries: int = 100_000) -> None:
+        self._entries: OrderedDict[str, OrderRef] = OrderedDict()
+        self._client_ids: set[str] = set()
+        self._max = max_entries
+        self._lock = threading.Lock()
+
+    def remember(self, symbol: str, *, order_id: str | None, client_order_id: str | None) -> None:
+        ref = OrderRef(symbol, client_order_id)
+        with self._lock:
+            for key in (order_id, client_order_id):
+                if key:
+                    self._entries[key] = ref
+                    self._entries.move_to_end(key)
+            if client_order_id:
+                self._client_ids.add(client_order_id)
+            while len(self._entries) > self._max:
+                oldest, _ = self._entries.popitem(last=False)
+                self._client_ids.discard(oldest)
+
+    def get(self, key: str) -> OrderRef | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def is_client_id(self, key: str) -> bool:
+        with self._lock:
+            return key in self._client_ids

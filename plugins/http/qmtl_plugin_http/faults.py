@@ -22,7 +22,8 @@ class Fault:
     """One misbehaviour. ``method`` limits it to requests of that method (None: any).
 
     - ``status``: answer ``status`` with ``message`` (and ``Retry-After`` if given)
-    - ``stall``: answer nothing for ``seconds``, then drop the connection
+    - ``stall``: answer ``seconds`` late, then close; with ``accept`` the broker acts at
+      once, otherwise only when the delay ends (a request stuck in a queue)
     - ``reset``: reset the TCP connection instead of answering
     - ``malformed``: answer 200 with a truncated JSON body
     - ``bad_status``: answer normally but with order status ``status_text``
@@ -143,7 +144,7 @@ class FaultPlan:
         method: str | None = None,
         accept: bool = True,
     ) -> None:
-        """Accept (by default) and then answer nothing for ``seconds``: a client timeout."""
+        """Act (with ``accept``, else only after the delay) and answer ``seconds`` late."""
         self.add(Fault("stall", method, accept, seconds=seconds), times)
 
     def reset_next(

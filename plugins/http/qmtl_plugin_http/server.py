@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -74,24 +74,38 @@ class _Handler(BaseHTTPRequestHandler):
         broker = self.server.broker
         path = urlsplit(self.path).path
         key = self.headers.get(IDEMPOTENCY_HEADER)
+
+        def handle() -> Answer:
+            return broker.app.handle(
+                self.command,
+                path,
+                body,
+                idempotency_key=key,
+                authorization=self.headers.get("Authorization"),
+            )
+
         fault = None
         if not path.startswith(ADMIN_PREFIX):
             broker._record(SeenRequest(self.command, path, key, time.monotonic()))
             fault = broker.faults.take(self.command)
-        if fault is not None and not fault.accept:
-            self._misbehave(fault, None)
-            return
-        answer = broker.app.handle(
-            self.command,
-            path,
-            body,
-            idempotency_key=key,
-            authorization=self.headers.get("Authorization"),
-        )
         if fault is None:
-            self._reply(answer)
+            self._reply(handle())
+        elif fault.kind == "stall":
+            self._stall(fault, handle)
         else:
-            self._misbehave(fault, answer)
+            self._misbehave(fault, handle() if fault.accept else None)
+
+    def _stall(self, fault: Fault, handle: Callable[[], Answer]) -> None:
+        """Answer late: act now (``accept``) or only after the delay, then answer and close."""
+        answer = handle() if fault.accept else None
+        self.server.stopping.wait(fault.seconds)
+        answer = answer if answer is not None else handle()
+        self.close_connection = True
+        try:
+            self._reply(answer)
+            self.wfile.flush()
+        except OSError:
+            log.debug("reference broker: stalled client had gone")
 
     def _body(self) -> bytes | None:
         """The request body, or None after answering why it cannot be read."""
@@ -132,9 +146,6 @@ class _Handler(BaseHTTPRequestHandler):
             assert answer is not None  # Fault guarantees accept for bad_status
             body = {**answer.body, "status": fault.status_text}
             self._reply(Answer(answer.status, body, answer.headers))
-        elif fault.kind == "stall":
-            self.close_connection = True
-            self.server.stopping.wait(fault.seconds)
         else:  # reset
             self.close_connection = True
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))

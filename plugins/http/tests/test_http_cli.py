@@ -1,0 +1,106 @@
+"""``qmtl-connectors serve-broker`` in a real subprocess, and cheap plugin registration."""
+
+from __future__ import annotations
+
+import os
+import queue
+import signal
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import requests
+
+from qmtl_core import OrderStatus
+from qmtl_plugin_http.client import HttpBrokerageClient
+
+from .conftest import limit
+
+CLI = Path(sys.executable).with_name("qmtl-connectors")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def lines_of(proc: subprocess.Popen[str]) -> queue.Queue[str]:
+    """The process's stdout, line by line, readable with a timeout."""
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.put(line.rstrip("\n"))
+
+    threading.Thread(target=pump, daemon=True).start()
+    return lines
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str], int]]:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(CLI), "serve-broker", "--port", str(port), "--price", "BTC/USDT=50000"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        yield proc, lines_of(proc), port
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(10)
+
+
+def test_serve_broker_serves_orders_until_sigterm(
+    served: tuple[subprocess.Popen[str], queue.Queue[str], int],
+) -> None:
+    proc, lines, port = served
+    url = f"http://127.0.0.1:{port}/api/orders"
+    assert lines.get(timeout=30) == f"reference broker: orders at {url}"
+
+    client = HttpBrokerageClient(url, backoff=0.01)
+    ack = client.post_order(limit("SELL", 51000))
+    assert ack.status is OrderStatus.NEW
+    base = f"http://127.0.0.1:{port}"
+    requests.post(f"{base}/admin/faults", json={"kind": "reset", "method": "GET"}, timeout=5)
+    requests.post(f"{base}/admin/price", json={"symbol": "BTC/USDT", "price": 51500}, timeout=5)
+    assert client.poll_order_status(ack).status is OrderStatus.FILLED
+    assert requests.get(f"{base}/admin/orders", timeout=5).json()["count"] == 1
+
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(10) == 0
+    assert "reference broker: stopped" in list(lines.queue)
+
+
+def test_serve_broker_rejects_a_bad_price() -> None:
+    done = subprocess.run(
+        [str(CLI), "serve-broker", "--port", "0", "--price", "BTC/USDT"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2
+    assert "expected SYMBOL=PRICE" in done.stderr
+
+
+def test_listing_connectors_imports_no_http_library() -> None:
+    code = (
+        "import sys; from qmtl_core.registry import default_registry; "
+        "specs = default_registry().connectors(); "
+        "print([(s.name, s.oco) for s in specs]); "
+        "print(sorted(m for m in ('requests', 'urllib3', 'qmtl_plugin_http.client') "
+        "if m in sys.modules))"
+    )
+    env = {**os.environ, "QMTL_LOAD_PLUGINS": "http", "QMTL_STRICT_PLUGINS": "1"}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=30, env=env
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines() == ["[('http', 'manual')]", "[]"]

@@ -1,0 +1,163 @@
+"""Fine-grained answer and failure mapping, with ``responses`` standing in for the broker.
+
+Every behaviour here also has a loopback test against the reference server; these pin
+down the corner cases a real broker might produce and ours does not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
+from typing import Any
+
+import pytest
+import requests
+import responses
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
+
+from qmtl_core import (
+    OrderRejected,
+    OrderStatus,
+    OrderStatusUnknown,
+    TransientError,
+    VenueProtocolError,
+)
+from qmtl_plugin_http.client import HttpBrokerageClient
+from qmtl_plugin_http.wire import retry_after_seconds, transport_error
+
+from .conftest import market
+
+URL = "http://broker.test/api/orders"
+ORDER = {"id": "B1", "client_order_id": "c1", "status": "new", "symbol": "BTC/USDT"}
+
+
+@pytest.fixture
+def mocked() -> Iterator[responses.RequestsMock]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def client() -> HttpBrokerageClient:
+    return HttpBrokerageClient(URL, max_retries=0, backoff=0)
+
+
+def poll_answer(mocked: responses.RequestsMock, client: HttpBrokerageClient, **kw: Any) -> Any:
+    mocked.add(responses.GET, f"{URL}/B1", **kw)
+    return client.poll_order_status("B1")
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({}, "no order 'id'"),
+        ({"id": True, "status": "new"}, "no order 'id'"),
+        ({"id": "B1"}, "unknown order status None"),
+        ({"id": "B1", "status": 3}, "unknown order status 3"),
+        ({**ORDER, "filled_quantity": "lots"}, "'filled_quantity' = 'lots' is not a number"),
+        ({**ORDER, "average_price": []}, "'average_price'"),
+        ({**ORDER, "client_order_id": 7}, "client_order_id 7"),
+        ([ORDER], "not a JSON object"),
+    ],
+)
+def test_unusable_answers_are_protocol_errors(
+    mocked: responses.RequestsMock, client: HttpBrokerageClient, body: Any, match: str
+) -> None:
+    with pytest.raises(VenueProtocolError, match=match):
+        poll_answer(mocked, client, json=body)
+
+
+def test_a_broker_that_does_not_echo_the_client_id(
+    mocked: responses.RequestsMock, client: HttpBrokerageClient
+) -> None:
+    mocked.add(responses.POST, URL, json={"id": 42, "status": "accepted"}, status=201)
+    ack = client.post_order(market(client_order_id="mine"))
+    assert (ack.id, ack.client_order_id, ack.status) == ("42", "mine", OrderStatus.NEW)
+
+
+def test_an_answer_for_another_order_is_never_taken_as_ours(
+    mocked: responses.RequestsMock,
+) -> None:
+    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
+    other = {**ORDER, "client_order_id": "someone-else"}
+    mocked.add(responses.POST, URL, json=other, status=201)
+    mocked.add(responses.GET, f"{URL}/mine", json=other)
+    with pytest.raises(VenueProtocolError, match="'someone-else', expected 'mine'"):
+        client.post_order(market(client_order_id="mine"))
+
+
+def test_redirects_are_not_followed(
+    mocked: responses.RequestsMock, client: HttpBrokerageClient
+) -> None:
+    mocked.add(
+        responses.POST, URL, status=302, headers={"Location": "http://elsewhere.test/orders"}
+    )
+    with pytest.raises(VenueProtocolError, match=r"elsewhere\.test"):
+        client.post_order(market())
+    assert len(mocked.calls) == 1
+
+
+def test_408_is_retried_as_not_sent(mocked: responses.RequestsMock) -> None:
+    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
+    mocked.add(responses.POST, URL, status=408, json={"error": "request timeout"})
+    mocked.add(responses.POST, URL, status=201, json={**ORDER, "client_order_id": "t408"})
+    assert client.post_order(market(client_order_id="t408")).id == "B1"
+    assert [c.request.method for c in mocked.calls] == ["POST", "POST"]
+
+
+def test_error_text_falls_back_to_the_body(
+    mocked: responses.RequestsMock, client: HttpBrokerageClient
+) -> None:
+    mocked.add(responses.POST, URL, status=400, body="symbol halted")
+    with pytest.raises(OrderRejected, match="HTTP 400: symbol halted"):
+        client.post_order(market())
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("2", 2.0), (" 0.5 ", 0.5), ("-3", 0.0), ("soon", None), (None, None), ("nan", None)],
+)
+def test_retry_after_seconds(value: str | None, expected: float | None) -> None:
+    assert retry_after_seconds(value) == expected
+
+
+def test_retry_after_http_date() -> None:
+    when = datetime.now(UTC) + timedelta(seconds=30)
+    seconds = retry_after_seconds(format_datetime(when, usegmt=True))
+    assert seconds is not None and 25 < seconds <= 30
+    past = format_datetime(datetime.now(UTC) - timedelta(hours=1), usegmt=True)
+    assert retry_after_seconds(past) == 0.0
+
+
+def _refused() -> requests.ConnectionError:
+    reason = NewConnectionError(None, "Failed to establish a new connection")  # type: ignore[arg-type]
+    return requests.ConnectionError(MaxRetryError(None, "/api/orders", reason))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("exc", "ambiguous"),
+    [
+        (requests.ConnectTimeout("connect timed out"), False),
+        (_refused(), False),
+        (requests.ReadTimeout("read timed out"), True),
+        (requests.ConnectionError(ProtocolError("aborted", ConnectionResetError(104))), True),
+        (requests.exceptions.ChunkedEncodingError("broken body"), True),
+    ],
+)
+def test_only_failures_before_sending_are_unambiguous(
+    exc: requests.RequestException, ambiguous: bool
+) -> None:
+    assert transport_error("POST x", exc).ambiguous is ambiguous
+
+
+def test_ambiguous_failure_with_lookup_failing_is_unknown(
+    mocked: responses.RequestsMock,
+) -> None:
+    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
+    mocked.add(responses.POST, URL, body=requests.ReadTimeout("read timed out"))
+    mocked.add(responses.GET, f"{URL}/lost", body=requests.ReadTimeout("read timed out"))
+    with pytest.raises(OrderStatusUnknown) as info:
+        client.post_order(market(client_order_id="lost"))
+    assert info.value.client_order_id == "lost"
+    assert not isinstance(info.value, TransientError)

@@ -257,11 +257,9 @@ class CcxtBrokerageClient(BaseBrokerageClient):
         known = self._refs.get(ref)
         symbol = known.symbol if known else self.default_symbol()
         if symbol is None:
-            raise OrderValidationError(
-                "symbol",
-                None,
-                f"unknown for order {ref!r}: pass symbol=... ({self.venue.id} needs the market "
-                "to find an order)",
+            raise OrderNotFound(
+                f"order {ref!r} is unknown to this client; pass symbol=... to look it up "
+                f"({self.venue.id} finds orders by symbol and id)"
             )
         if self._refs.is_client_id(ref):
             return symbol, ref, {"clientOrderId": ref}

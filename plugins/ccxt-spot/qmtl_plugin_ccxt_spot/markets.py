@@ -8,7 +8,7 @@ limit, so the caller fixes the order instead of reading a venue error code.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any
@@ -37,32 +37,32 @@ def market_for(exchange: Any, symbol: str) -> Mapping[str, Any]:
 def conform(exchange: Any, order: Order) -> Order:
     """``order`` with quantity and price at the market's precision, limits checked."""
     market = market_for(exchange, order.symbol)
-    quantity = _to_precision(exchange.amount_to_precision, market, "quantity", order.quantity)
+    where = f"for {market['symbol']} on {exchange.id}"
+    quantity = _quantity(exchange, market, order.quantity, where)
     price = None
     if order.limit_price is not None:
-        price = _to_precision(exchange.price_to_precision, market, "limit_price", order.limit_price)
-    _check_limits(exchange.id, market, order, quantity, price)
+        price = to_decimal(
+            "limit_price", exchange.price_to_precision(market["symbol"], str(order.limit_price))
+        )
+    _check_limits(where, market, order, quantity, price)
     return replace(order, quantity=quantity, limit_price=price)
 
 
-def _to_precision(
-    rounder: Callable[[str, str], str], market: Mapping[str, Any], name: str, value: Decimal
-) -> Decimal:
+def _quantity(exchange: Any, market: Mapping[str, Any], value: Decimal, where: str) -> Decimal:
     try:
-        return to_decimal(name, rounder(market["symbol"], str(value)))
+        return to_decimal("quantity", exchange.amount_to_precision(market["symbol"], str(value)))
     except ccxt.InvalidOrder:
         # ccxt refuses amounts that round to zero.
         step = (market.get("precision") or {}).get("amount")
         raise OrderValidationError(
-            name, str(value), f"rounds to 0 at {market['symbol']}'s step size {_text(step)}"
+            "quantity", str(value), f"rounds to 0 at the step size {_text(step)} {where}"
         ) from None
 
 
 def _check_limits(
-    venue: str, market: Mapping[str, Any], order: Order, quantity: Decimal, price: Decimal | None
+    where: str, market: Mapping[str, Any], order: Order, quantity: Decimal, price: Decimal | None
 ) -> None:
     limits: Mapping[str, Any] = market.get("limits") or {}
-    where = f"for {market['symbol']} on {venue}"
     ranges = [("quantity", quantity, limits.get("amount"), "")]
     if order.type is OrderType.MARKET:
         ranges.append(("quantity", quantity, limits.get("market"), " (market orders)"))

@@ -90,6 +90,7 @@ class SeenRequest:
 class Fault:
     kind: str  # a recorded error name, or one of TRANSPORT_FAULTS
     landed: bool  # the request took effect before the fault hid the answer
+    retry_after: float | None = None  # replaces the recorded Retry-After header
 
 
 @dataclass
@@ -181,7 +182,15 @@ class BinanceReplay:
 
     # --- controls for demos and tests ---------------------------------------------
 
-    def fail_next(self, method: str, name: str, kind: str, *, landed: bool = False) -> None:
+    def fail_next(
+        self,
+        method: str,
+        name: str,
+        kind: str,
+        *,
+        landed: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         """Answer the next ``method name`` request (e.g. "POST", "order") with a fault.
 
         ``kind`` is a recorded error ("insufficientBalance", "tooManyRequests" ...) or
@@ -192,7 +201,7 @@ class BinanceReplay:
             known = sorted([*TRANSPORT_FAULTS, *self.data["errors"]])
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(known)}")
         with self._lock:
-            self._faults[(method, name)].append(Fault(kind, landed))
+            self._faults[(method, name)].append(Fault(kind, landed, retry_after))
 
     def fill(self, client_order_id: str, quantity: Any = None, price: Any = None) -> ReplayOrder:
         """Execute (part of) an open order, as if the market traded through it."""
@@ -204,6 +213,22 @@ class BinanceReplay:
             at = Decimal(str(price)) if price is not None else order.price
             self._execute(order, qty, at if at is not None else self.last_prices[order.symbol])
             return order
+
+    def set_price(self, symbol: str, price: Any) -> list[ReplayOrder]:
+        """Move ``symbol``'s last price; resting limit orders it crosses fill at their limit."""
+        with self._lock:
+            last = self.last_prices[symbol] = Decimal(str(price))
+            crossed = [
+                o
+                for o in self.orders.values()
+                if o.is_open
+                and o.symbol == symbol
+                and o.price is not None
+                and (last <= o.price if o.side == "BUY" else last >= o.price)
+            ]
+            for order in crossed:
+                self._execute(order, order.quantity - order.executed, order.price or last)
+            return crossed
 
     def order(self, client_order_id: str) -> ReplayOrder:
         with self._lock:
@@ -268,7 +293,10 @@ class BinanceReplay:
     def _fault(self, fault: Fault) -> Any:
         if fault.kind in TRANSPORT_FAULTS:
             return TRANSPORT_FAULTS[fault.kind]()
-        return self._error(fault.kind)
+        status, headers, body = self._error(fault.kind)
+        if fault.retry_after is not None:
+            headers["Retry-After"] = str(fault.retry_after)
+        return status, headers, body
 
     def _error(self, name: str) -> tuple[int, dict[str, str], str]:
         error = self.data["errors"][name]
@@ -422,6 +450,42 @@ class BinanceReplay:
     def number(value: Decimal) -> str:
         """Binance spot's decimal text: eight places."""
         return f"{value:.8f}"
+
+
+class ReplayHarness:
+    """A recorded venue seen as the conformance kit's ``VenueHarness`` (qmtl_core.testing)."""
+
+    #: Conformance fault -> how this venue produces it.
+    FAULTS: ClassVar[Mapping[str, tuple[str, bool]]] = {
+        "transient": ("internalError", False),  # 500: nothing placed, outcome unknown to us
+        "ambiguous": ("timeout", True),  # the order lands, its answer is lost
+        "rate_limit": ("tooManyRequests", False),
+        "reject": ("insufficientBalance", False),
+    }
+
+    def __init__(self, replay: BinanceReplay, symbol: str = "BTC/USDT") -> None:
+        self.replay = replay
+        self.symbol = symbol
+        self.venue_symbol = symbol.replace("/", "")
+        self.price = str(replay.last_prices[self.venue_symbol])
+        self.secrets = (replay.api_key, replay.secret)
+
+    def set_price(self, price: str) -> None:
+        self.replay.set_price(self.venue_symbol, price)
+
+    def order_count(self) -> int:
+        return len(self.replay.orders)
+
+    def inject(self, fault: str, *, retry_after: float = 0.2) -> bool:
+        kind, landed = self.FAULTS[fault]
+        self.replay.fail_next(
+            "POST",
+            "order",
+            kind,
+            landed=landed,
+            retry_after=retry_after if fault == "rate_limit" else None,
+        )
+        return True
 
 
 @contextmanager

@@ -1,0 +1,318 @@
+"""WebSocketClient: one WebSocket connection with bearer auth and a heartbeat.
+
+It is blocking and owned by one thread (the feed's reader thread). Only :meth:`abort`
+may be called from another thread: it interrupts whatever the owner is blocked in
+(TCP connect, TLS or HTTP handshake, receive), which is what lets ``stop()`` be prompt.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import SplitResult, urlsplit
+
+import websocket
+
+from qmtl_core import runtime
+from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
+from qmtl_core.redaction import Secret
+
+#: Bytes read from the socket at once; frames are then parsed from memory.
+READ_CHUNK = 65536
+AUTH_REFUSED = (401, 403)
+_DATA = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY)
+
+
+def parse_url(url: str) -> SplitResult:
+    """``url`` split, or ``ConfigError`` naming what is wrong with it."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("ws", "wss") or not parts.hostname:
+        raise ConfigError(
+            f"expected a ws:// or wss:// URL with a host, got {display_url(url)!r}", key="url"
+        )
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ConfigError(f"invalid port in {display_url(url)!r}: {exc}", key="url") from None
+    return parts
+
+
+def display_url(url: str) -> str:
+    """``url`` fit for logs and errors: no user info, and the query (which may hold keys) masked."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        port = ":?"
+    query = "?***" if parts.query else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
+
+
+def _reveal(value: object) -> str:
+    if isinstance(value, Secret):
+        return value.reveal()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class _BufferedWebSocket(websocket.WebSocket):
+    """websocket-client reads every frame with two or more small ``recv`` calls.
+
+    Reading the socket in large chunks and serving those calls from memory takes the
+    system calls off the per-message path; ``before_wait`` runs before each real read,
+    i.e. whenever the next frame might make us block.
+    """
+
+    def __init__(self, before_wait: Callable[[], None] | None) -> None:
+        super().__init__(skip_utf8_validation=True)  # json.loads validates the text anyway
+        self._chunk = b""
+        self._pos = 0
+        self._before_wait = before_wait
+
+    def _recv(self, bufsize: int) -> bytes:
+        if self._pos >= len(self._chunk):
+            if self._before_wait is not None:
+                self._before_wait()
+            self._chunk = super()._recv(READ_CHUNK)  # type: ignore[no-untyped-call]
+            self._pos = 0
+        start = self._pos
+        self._pos = start + bufsize
+        return self._chunk[start : self._pos]
+
+
+class WebSocketClient:
+    """A blocking WebSocket connection: ``connect``, ``send``, ``receive``, ``close``.
+
+    ``receive`` keeps the connection honest: after ``ping_interval`` quiet seconds it
+    pings, and it raises :class:`FeedError` when a ping goes unanswered for another
+    interval or no frame at all arrives for ``recv_timeout``. Settings left ``None``
+    come from :mod:`qmtl_core.runtime` when they are needed.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        token: str | Secret | None = None,
+        ping_interval: float | None = None,
+        recv_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        before_wait: Callable[[], None] | None = None,
+    ) -> None:
+        self.url = url
+        self._parts = parse_url(url)
+        self._token = Secret(token) if isinstance(token, str) else token
+        self._ping_interval = ping_interval
+        self._recv_timeout = recv_timeout
+        self._connect_timeout = connect_timeout
+        self._ssl_context = ssl_context
+        self._before_wait = before_wait
+        self._lock = threading.Lock()
+        self._sock: socket.socket | None = None
+        self._ws: _BufferedWebSocket | None = None
+        self._aborted = False
+        self.pings_sent = 0
+
+    def __repr__(self) -> str:
+        return f"WebSocketClient({display_url(self.url)!r}, connected={self.connected})"
+
+    @property
+    def connected(self) -> bool:
+        return self._ws is not None and bool(self._ws.connected)
+
+    def connect(self) -> None:
+        """Open the connection; ``FeedAuthenticationError`` on 401/403, else ``FeedError``."""
+        timeout = (
+            self._connect_timeout
+            if self._connect_timeout is not None
+            else runtime.HTTP_TIMEOUT_SECONDS
+        )
+        sock = self._dial(timeout)
+        ws = _BufferedWebSocket(self._before_wait)
+        headers = {"Authorization": f"Bearer {self._token.reveal()}"} if self._token else {}
+        where = display_url(self.url)
+        try:
+            ws.connect(  # type: ignore[no-untyped-call]
+                self.url,
+                socket=sock,
+                header=headers,
+                timeout=timeout,
+                redirect_limit=0,
+                suppress_origin=True,
+            )
+        except websocket.WebSocketBadStatusException as exc:
+            self._discard(sock)
+            if exc.status_code in AUTH_REFUSED:
+                raise FeedAuthenticationError(
+                    f"{where}: handshake refused with HTTP {exc.status_code}; check the token"
+                ) from None
+            raise FeedError(f"{where}: handshake failed with HTTP {exc.status_code}") from None
+        except (OSError, websocket.WebSocketException) as exc:
+            self._discard(sock)
+            raise FeedError(f"{where}: handshake failed: {exc or type(exc).__name__}") from exc
+        ws.settimeout(self._tick())
+        with self._lock:
+            self._ws = ws
+        if self._aborted:
+            self.close()
+            raise FeedError(f"{where}: aborted")
+
+    def send(self, message: Mapping[str, Any] | str) -> None:
+        """Send a text frame; a mapping is sent as JSON (``Secret`` values revealed here)."""
+        text = message if isinstance(message, str) else json.dumps(message, default=_reveal)
+        try:
+            self._require().send(text)
+        except (OSError, websocket.WebSocketException) as exc:
+            raise FeedError(f"{display_url(self.url)}: send failed: {exc}") from exc
+
+    def receive(self) -> bytes:
+        """The payload of the next text or binary message.
+
+        Raises :class:`FeedError` when the peer closes, the connection breaks, or the
+        peer stays silent (see the class docstring). Time spent outside this call does
+        not count against the peer.
+        """
+        ws = self._require()
+        quiet_since = time.monotonic()
+        ping_sent: float | None = None
+        while True:
+            try:
+                opcode, frame = ws.recv_data_frame(True)
+            except websocket.WebSocketTimeoutException:
+                ping_sent = self._heartbeat(ws, quiet_since, ping_sent)
+                continue
+            except (OSError, websocket.WebSocketException) as exc:
+                raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
+            if opcode in _DATA:
+                data: bytes = frame.data
+                return data
+            if opcode == websocket.ABNF.OPCODE_CLOSE:
+                raise FeedError(f"{display_url(self.url)}: closed by the peer")
+            quiet_since, ping_sent = time.monotonic(), None  # a ping or a pong: alive
+
+    def abort(self) -> None:
+        """Interrupt the owning thread and end the connection; safe from any thread."""
+        with self._lock:
+            self._aborted = True
+            sock = self._ws.sock if self._ws is not None else self._sock
+        if sock is not None:
+            try:
+                # The plain socket's shutdown, also for TLS: it wakes a blocked read or
+                # connect without touching the TLS object the owner may be using.
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def close(self) -> None:
+        """Close politely (a close frame, no waiting for the reply) and free the socket."""
+        with self._lock:
+            ws, self._ws = self._ws, None
+            sock, self._sock = self._sock, None
+        if ws is not None:
+            if ws.connected and not self._aborted:
+                try:
+                    ws.send_close()
+                except (OSError, websocket.WebSocketException):
+                    pass
+            ws.shutdown()  # type: ignore[no-untyped-call]
+        elif sock is not None:
+            sock.close()
+
+    def __enter__(self) -> WebSocketClient:
+        self.connect()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _require(self) -> _BufferedWebSocket:
+        ws = self._ws
+        if ws is None:
+            raise FeedError(f"{display_url(self.url)}: not connected")
+        return ws
+
+    def _settings(self) -> tuple[float, float]:
+        ping = self._ping_interval
+        recv = self._recv_timeout
+        return (
+            ping if ping is not None else runtime.WS_PING_INTERVAL_SECONDS,
+            recv if recv is not None else runtime.WS_RECV_TIMEOUT_SECONDS,
+        )
+
+    def _tick(self) -> float:
+        """How long one socket read may block before the heartbeat is checked."""
+        return max(0.005, min(1.0, min(self._settings()) / 4))
+
+    def _heartbeat(
+        self, ws: _BufferedWebSocket, quiet_since: float, ping_sent: float | None
+    ) -> float | None:
+        """After a read timed out: ping, or give up on a silent peer. Returns the ping time."""
+        ping_interval, recv_timeout = self._settings()
+        now = time.monotonic()
+        where = display_url(self.url)
+        if now - quiet_since >= recv_timeout:
+            raise FeedError(f"{where}: no frame for {now - quiet_since:.2f}s, the peer is silent")
+        if ping_sent is not None:
+            if now - ping_sent >= ping_interval:
+                raise FeedError(f"{where}: no pong within {ping_interval}s")
+            return ping_sent
+        if now - quiet_since < ping_interval:
+            return None
+        try:
+            ws.ping()
+        except (OSError, websocket.WebSocketException) as exc:
+            raise FeedError(f"{where}: ping failed: {exc}") from exc
+        self.pings_sent += 1
+        return now
+
+    def _dial(self, timeout: float) -> socket.socket:
+        """A connected (and, for wss, TLS) socket that :meth:`abort` can interrupt."""
+        host = self._parts.hostname or ""
+        secure = self._parts.scheme == "wss"
+        port = self._parts.port or (443 if secure else 80)
+        where = display_url(self.url)
+        try:
+            addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except OSError as exc:
+            raise FeedError(f"{where}: cannot resolve {host}: {exc}") from exc
+        error: OSError | None = None
+        for family, kind, proto, _, address in addresses:
+            sock = socket.socket(family, kind, proto)
+            try:
+                self._track(sock)
+                sock.settimeout(timeout)
+                sock.connect(address)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if not secure:
+                    return sock
+                context = self._ssl_context or ssl.create_default_context()
+                tls = context.wrap_socket(sock, server_hostname=host, do_handshake_on_connect=False)
+                sock = tls
+                self._track(tls)
+                tls.do_handshake()
+                return tls
+            except OSError as exc:
+                self._discard(sock)
+                error = exc
+            if self._aborted:
+                break
+        raise FeedError(f"{where}: cannot connect: {error}") from error
+
+    def _track(self, sock: socket.socket) -> None:
+        """Make ``sock`` reachable from :meth:`abort`, unless an abort already happened."""
+        with self._lock:
+            if self._aborted:
+                raise OSError("aborted")
+            self._sock = sock
+
+    def _discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            if self._sock is sock:
+                self._sock = None
+        sock.close()

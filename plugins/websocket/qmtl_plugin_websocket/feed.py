@@ -1,0 +1,427 @@
+"""WebSocketFeed: the seed's live data feed over WebSocket, built to survive real peers.
+
+A reader thread owns a :class:`WebSocketClient`: it connects with the bearer token,
+sends the subscriptions, parses each frame and hands the messages to the event loop
+that called ``start()``, where ``on_message`` gets them one at a time, in order. The
+thread reconnects with capped, jittered backoff when the peer drops or goes silent;
+``on_reconnect`` is awaited before the first message of each new connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from qmtl_core.errors import FeedAuthenticationError, FeedError
+from qmtl_core.events import emit_feed_event
+from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
+from qmtl_core.redaction import Secret
+from qmtl_plugin_websocket import validation
+from qmtl_plugin_websocket.client import WebSocketClient, display_url
+from qmtl_plugin_websocket.handoff import Handoff
+from qmtl_plugin_websocket.outage import Outage, was_healthy
+
+log = logging.getLogger(__name__)
+
+FEED_NAME = "websocket"
+DEFAULT_QUEUE_SIZE = 1000
+#: How long stop() waits for the reader thread; it is interrupted, so this is a backstop.
+STOP_TIMEOUT_SECONDS = 0.9
+_PREVIEW = 80
+
+ReconnectHandler = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class FeedStats:
+    """Counters of a feed since it was built (a snapshot)."""
+
+    connects: int
+    reconnects: int
+    received: int
+    delivered: int
+    dropped: int  # frames that were not a JSON object: logged, counted, not delivered
+    handler_errors: int
+    last_message_at: float | None  # time.time() when the last message arrived
+    queued: int  # messages waiting for on_message now
+    peak_queued: int  # the most that ever waited (never above queue_size)
+
+
+class _Reconnected:
+    """Marker in the hand-off: a new connection is up; await on_reconnect first."""
+
+
+@dataclass(frozen=True)
+class _Failed:
+    """Marker in the hand-off: the reader gave up; report ``error`` and end."""
+
+    error: FeedError
+
+
+_RECONNECTED: Final = _Reconnected()
+_Item = dict[str, Any] | _Reconnected | _Failed
+
+
+def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
+    if future.done():
+        return
+    if error is None:
+        future.set_result(None)
+    else:
+        future.set_exception(error)
+
+
+@dataclass
+class _Run:
+    """What one start()..stop() cycle owns."""
+
+    loop: asyncio.AbstractEventLoop
+    handoff: Handoff[_Item]
+    connected: asyncio.Future[None]
+    finished: asyncio.Future[None]
+    stopping: threading.Event = field(default_factory=threading.Event)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    client: WebSocketClient | None = None
+    connected_once: bool = False
+    consumer: asyncio.Task[None] | None = None
+    thread: threading.Thread | None = None
+
+    def call(self, callback: Callable[..., None], *args: Any) -> None:
+        """Run ``callback`` on the feed's loop, from the reader thread."""
+        try:
+            self.loop.call_soon_threadsafe(callback, *args)
+        except RuntimeError:  # the loop is closed: its owner is gone
+            pass
+
+
+class WebSocketFeed:
+    """``await feed.start()`` connects; messages go to ``on_message`` until ``await feed.stop()``.
+
+    ``start()`` returns once connected and raises :class:`FeedAuthenticationError` when
+    the handshake is refused (401/403) or :class:`FeedError` when the retry budget runs
+    out first. Later failures end the feed, set :attr:`error` and go to ``on_error``
+    (called as ``on_error(exc, {})``; for a failing ``on_message`` it gets the message).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        on_message: MessageHandler,
+        *,
+        token: str | Secret | None = None,
+        subscribe: validation.SubscribeSource = None,
+        on_reconnect: ReconnectHandler | None = None,
+        on_error: ErrorHandler | None = None,
+        max_retries: int | None = None,
+        max_total_time: float | None = None,
+        ping_interval: float | None = None,
+        recv_timeout: float | None = None,
+        connect_timeout: float | None = None,
+        backoff: float | None = None,
+        max_backoff: float | None = None,
+        healthy_after: float | None = None,
+        queue_size: int = DEFAULT_QUEUE_SIZE,
+    ) -> None:
+        validation.require_async("on_message", on_message)
+        validation.require_async("on_reconnect", on_reconnect, optional=True)
+        validation.require_callable("on_error", on_error)
+        self.url = url
+        self.on_message = on_message
+        self.on_reconnect = on_reconnect
+        self.on_error = on_error
+        self.subscribe = validation.subscriptions(subscribe)
+        self.queue_size = validation.whole("queue_size", queue_size, 1) or DEFAULT_QUEUE_SIZE
+        self._token = Secret(token) if isinstance(token, str) else token
+        self._ping_interval = validation.positive("ping_interval", ping_interval)
+        self._recv_timeout = validation.positive("recv_timeout", recv_timeout)
+        self._connect_timeout = validation.positive("connect_timeout", connect_timeout)
+        self._max_retries = validation.whole("max_retries", max_retries, 0)
+        self._max_total_time = validation.positive("max_total_time", max_total_time)
+        self._backoff = validation.positive("backoff", backoff)
+        self._max_backoff = validation.positive("max_backoff", max_backoff)
+        self._healthy_after = validation.positive("healthy_after", healthy_after)
+        WebSocketClient(url)  # validates the URL now, not on the reader thread
+        self._where = display_url(url)
+        self.state = "new"
+        self.error: FeedError | None = None
+        self._run: _Run | None = None
+        self._handoff: Handoff[_Item] | None = None
+        self._connects = self._reconnects = self._received = 0
+        self._delivered = self._dropped = self._handler_errors = 0
+        self._last_message_at: float | None = None
+
+    def __repr__(self) -> str:
+        return f"WebSocketFeed({self._where!r}, state={self.state!r})"
+
+    @property
+    def stats(self) -> FeedStats:
+        handoff = self._handoff
+        return FeedStats(
+            connects=self._connects,
+            reconnects=self._reconnects,
+            received=self._received,
+            delivered=self._delivered,
+            dropped=self._dropped,
+            handler_errors=self._handler_errors,
+            last_message_at=self._last_message_at,
+            queued=handoff.held if handoff is not None and self._run is not None else 0,
+            peak_queued=handoff.peak if handoff is not None else 0,
+        )
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    # --- lifecycle (event loop) -------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect and start delivering; returns once the first connection is up."""
+        if self._run is not None:
+            raise FeedError(f"{self._where}: the feed is already started")
+        loop = asyncio.get_running_loop()
+        handoff: Handoff[_Item] = Handoff(loop, self.queue_size)
+        run = _Run(loop, handoff, loop.create_future(), loop.create_future())
+        self._run, self._handoff, self.error = run, handoff, None
+        self.state = "connecting"
+        run.consumer = loop.create_task(self._consume(run), name=f"websocket feed {self._where}")
+        run.thread = threading.Thread(
+            target=self._read, args=(run,), name=f"qmtl-websocket-feed {self._where}", daemon=True
+        )
+        run.thread.start()
+        try:
+            await run.connected
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def stop(self) -> None:
+        """Stop reading and delivering; returns within a second, with no thread left."""
+        run = self._run
+        if run is None:
+            return
+        self._run = None
+        run.stopping.set()
+        with run.lock:
+            client = run.client
+        if client is not None:
+            client.abort()
+        run.handoff.close()
+        consumer = run.consumer
+        if consumer is not None and consumer is not asyncio.current_task():
+            consumer.cancel()  # (stop() may be called from on_message itself)
+            await asyncio.wait([consumer])
+        if not run.finished.done():
+            await asyncio.wait([run.finished], timeout=STOP_TIMEOUT_SECONDS)
+        if run.thread is not None:
+            run.thread.join(timeout=STOP_TIMEOUT_SECONDS)
+            if run.thread.is_alive():
+                log.error("%s: the reader thread did not stop in time", self._where)
+        if self.state != "failed":
+            if self.state == "connected":
+                emit_feed_event("disconnected", FEED_NAME, url=self._where, reason="stopped")
+            self.state = "stopped"
+
+    async def __aenter__(self) -> WebSocketFeed:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    # --- delivery (event loop) --------------------------------------------------------
+
+    async def _consume(self, run: _Run) -> None:
+        handoff, stopping = run.handoff, run.stopping
+        on_message, on_error = self.on_message, self.on_error
+        while True:
+            batch = await handoff.take()
+            if not batch:
+                return
+            try:
+                for item in batch:
+                    if stopping.is_set():
+                        return
+                    if isinstance(item, dict):
+                        if await deliver(on_message, item, on_error=on_error):
+                            self._delivered += 1
+                        else:
+                            self._handler_errors += 1
+                    elif isinstance(item, _Reconnected):
+                        await self._reconnected()
+                    else:
+                        await self._report(item.error)
+                        return
+            finally:
+                handoff.done(len(batch))
+            await asyncio.sleep(0)  # let the loop's other tasks run between batches
+
+    async def _reconnected(self) -> None:
+        if self.on_reconnect is None:
+            return
+        try:
+            await self.on_reconnect()
+        except Exception as exc:
+            log.exception("%s: on_reconnect failed", self._where)
+            await self._report(exc)
+
+    async def _report(self, error: BaseException) -> None:
+        """Tell ``on_error`` about a feed-level failure (never about a message)."""
+        if self.on_error is None:
+            return
+        try:
+            outcome = self.on_error(error, {})
+            if outcome is not None:
+                await outcome
+        except Exception:
+            log.exception("%s: on_error failed", self._where)
+
+    # --- reading (reader thread) ------------------------------------------------------
+
+    def _read(self, run: _Run) -> None:
+        try:
+            self._connect_loop(run)
+        except Exception as exc:  # a failing subscribe callable, or a bug: never hang start()
+            log.exception("%s: the reader failed", self._where)
+            self._fail(run, exc if isinstance(exc, FeedError) else FeedError(repr(exc)))
+        finally:
+            run.call(_settle, run.finished)
+
+    def _connect_loop(self, run: _Run) -> None:
+        outage = self._outage()
+        while not run.stopping.is_set():
+            client = self._new_client(run)
+            if client is None:
+                return
+            try:
+                client.connect()
+                for message in self._subscriptions():
+                    client.send(message)
+            except FeedAuthenticationError as exc:
+                client.close()
+                if not run.stopping.is_set():
+                    self._fail(run, exc)
+                return
+            except FeedError as exc:
+                client.close()
+                if run.stopping.is_set() or not self._wait(run, outage, exc):
+                    return
+                continue
+            except BaseException:
+                client.close()
+                raise
+            connected_at = time.monotonic()
+            self._connected(run)
+            try:
+                self._pump(run, client)
+                return  # the hand-off was closed: we are stopping
+            except FeedError as exc:
+                lost = exc
+            finally:
+                client.close()
+            if run.stopping.is_set():
+                return
+            self.state = "reconnecting"
+            emit_feed_event("disconnected", FEED_NAME, url=self._where, reason=str(lost))
+            if was_healthy(time.monotonic() - connected_at, self._healthy_after):
+                outage = self._outage()
+            if not self._wait(run, outage, lost):
+                return
+
+    def _pump(self, run: _Run, client: WebSocketClient) -> None:
+        """The hot path: frame -> dict -> hand-off, until the connection fails."""
+        put, loads, receive = run.handoff.put, json.loads, client.receive
+        while True:
+            payload = receive()
+            try:
+                message = loads(payload)
+            except ValueError:
+                self._drop(payload, "not JSON")
+                continue
+            if not isinstance(message, dict):
+                self._drop(payload, "not a JSON object")
+                continue
+            self._received += 1
+            self._last_message_at = time.time()
+            if not put(message):
+                return
+
+    def _new_client(self, run: _Run) -> WebSocketClient | None:
+        client = WebSocketClient(
+            self.url,
+            token=self._token,
+            ping_interval=self._ping_interval,
+            recv_timeout=self._recv_timeout,
+            connect_timeout=self._connect_timeout,
+            before_wait=run.handoff.flush,
+        )
+        with run.lock:
+            if run.stopping.is_set():
+                return None
+            run.client = client
+        return client
+
+    def _subscriptions(self) -> list[Mapping[str, Any] | str]:
+        source = self.subscribe
+        return list(source() if callable(source) else source or ())
+
+    def _connected(self, run: _Run) -> None:
+        self._connects += 1
+        self.state = "connected"
+        if not run.connected_once:
+            run.connected_once = True
+            emit_feed_event("connected", FEED_NAME, url=self._where)
+            run.call(_settle, run.connected)
+            return
+        self._reconnects += 1
+        emit_feed_event("reconnected", FEED_NAME, url=self._where, reconnects=self._reconnects)
+        run.handoff.put(_RECONNECTED)
+        run.handoff.flush()
+
+    def _outage(self) -> Outage:
+        return Outage(self._max_retries, self._max_total_time, self._backoff, self._max_backoff)
+
+    def _wait(self, run: _Run, outage: Outage, error: FeedError) -> bool:
+        """Back off before the next attempt; False when giving up or stopping."""
+        delay = outage.next_delay()
+        if delay is None:
+            self._fail(
+                run,
+                FeedError(
+                    f"{self._where}: gave up after {outage.attempts - 1} reconnect attempts "
+                    f"in {outage.elapsed:.1f}s; last error: {error}"
+                ),
+            )
+            return False
+        self.state = "reconnecting"
+        log.warning(
+            "%s: %s; reconnect attempt %d in %.2fs", self._where, error, outage.attempts, delay
+        )
+        return not run.stopping.wait(delay)
+
+    def _fail(self, run: _Run, error: FeedError) -> None:
+        """The feed cannot go on: surface ``error`` through start() or on_error."""
+        log.error("%s: feed failed: %s", self._where, error)
+        self.error = error
+        self.state = "failed"
+        if not run.connected_once:
+            run.call(_settle, run.connected, error)
+        elif run.handoff.put(_Failed(error)):
+            run.handoff.flush()
+
+    def _drop(self, payload: bytes, reason: str) -> None:
+        self._dropped += 1
+        preview = payload[:_PREVIEW]
+        emit_feed_event(
+            "message_dropped",
+            FEED_NAME,
+            url=self._where,
+            reason=reason,
+            preview=preview.decode("utf-8", "replace"),
+            size=len(payload),
+        )

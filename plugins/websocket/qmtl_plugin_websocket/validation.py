@@ -1,0 +1,65 @@
+"""Argument checks for WebSocketFeed: a clear ``ConfigError`` naming the option and the fix,
+raised when the feed is built rather than as a crash on the reader thread later."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from qmtl_core.errors import ConfigError
+from qmtl_core.redaction import redact
+
+
+def is_async_callable(fn: object) -> bool:
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
+    )
+
+
+def require_async(name: str, fn: object, *, optional: bool = False) -> None:
+    if fn is None and optional:
+        return
+    if not is_async_callable(fn):
+        raise ConfigError(
+            f"must be an async function (async def {name}(...)), got {fn!r}", key=name
+        )
+
+
+def require_callable(name: str, fn: object) -> None:
+    if fn is not None and not callable(fn):
+        raise ConfigError(f"must be callable, got {fn!r}", key=name)
+
+
+def positive(name: str, value: float | None) -> float | None:
+    """``value`` as a float > 0, or None (meaning: the runtime default)."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ConfigError(f"must be a number of seconds > 0, got {value!r}", key=name)
+    return float(value)
+
+
+def whole(name: str, value: int | None, minimum: int) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"must be a whole number >= {minimum}, got {value!r}", key=name)
+    return value
+
+
+Subscribe = list[Mapping[str, Any] | str]
+SubscribeSource = Subscribe | Callable[[], Subscribe] | None
+
+
+def subscriptions(value: object) -> SubscribeSource:
+    """A list of messages (mappings or text), a callable that builds one, or None."""
+    if value is None or callable(value):
+        return value
+    if isinstance(value, list | tuple) and all(isinstance(m, Mapping | str) for m in value):
+        return list(value)
+    raise ConfigError(
+        "must be a list of messages (mappings sent as JSON, or text) or a callable "
+        f"returning one, got {redact(value)!r}",
+        key="subscribe",
+    )

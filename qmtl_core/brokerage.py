@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from qmtl_core.errors import OrderRejected, OrderStatusUnknown
+from qmtl_core.errors import OrderNotCancelable, OrderRejected, OrderStatusUnknown
 from qmtl_core.events import emit_order_event
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
 from qmtl_core.orders import (
@@ -118,7 +118,21 @@ class BaseBrokerageClient(ABC):
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
         ref = order_ref(order_id)
-        ack = call_with_retries(lambda: self._cancel(ref), self.retry_policy)
+        attempts = 0
+
+        def cancel() -> OrderAck:
+            nonlocal attempts
+            attempts += 1
+            try:
+                return self._cancel(ref)
+            except OrderNotCancelable as exc:
+                # A retry that finds the order canceled: the attempt whose answer was lost
+                # (timeout, dropped connection) did cancel it, so report that success.
+                if attempts == 1 or exc.status != OrderStatus.CANCELED.value:
+                    raise
+                return self._fetch(ref)
+
+        ack = call_with_retries(cancel, self.retry_policy)
         self._track(ack)
         return ack
 

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from qmtl_core import OrderStatus, OrderStatusUnknown, TransientError
+from qmtl_core import OrderNotCancelable, OrderStatus, OrderStatusUnknown, TransientError
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.server import BrokerServer
 
@@ -171,3 +171,16 @@ def test_fault_plan_only_hits_the_method_it_names(
     ack = client.post_order(limit("BUY", 40000))
     assert client.poll_order_status(ack).status is OrderStatus.NEW
     assert broker.faults.pending() == 1
+
+
+def test_cancel_whose_answer_was_lost_reports_the_cancel(
+    broker: BrokerServer, client: HttpBrokerageClient
+) -> None:
+    ack = client.post_order(limit("BUY", 40000))
+    broker.faults.reset_next(1, method="DELETE", accept=True)
+    canceled = client.cancel_order(ack)
+    assert canceled.status is OrderStatus.CANCELED
+    # The retried DELETE found it canceled (409) and read the order back.
+    assert methods(broker) == ["POST", "DELETE", "DELETE", "GET"]
+    with pytest.raises(OrderNotCancelable, match="already canceled"):
+        client.cancel_order(ack)  # a fresh cancel of a canceled order is still an error

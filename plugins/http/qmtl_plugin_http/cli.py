@@ -4,19 +4,28 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import threading
+from decimal import Decimal
 from types import FrameType
+
+from qmtl_core.errors import OrderValidationError
+from qmtl_core.orders import to_decimal
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
 
-def _price(text: str) -> tuple[str, str]:
+def _price(text: str) -> tuple[str, Decimal]:
     symbol, sep, price = text.partition("=")
-    if not sep or not symbol or not price:
+    try:
+        value = to_decimal("price", price)
+    except OrderValidationError:
+        value = Decimal(0)
+    if not sep or not symbol or value <= 0:
         raise argparse.ArgumentTypeError(
-            f"expected SYMBOL=PRICE such as BTC/USDT=50000, got {text!r}"
+            f"expected SYMBOL=PRICE with a price > 0, such as BTC/USDT=50000, got {text!r}"
         )
-    return symbol, price
+    return symbol, value
 
 
 def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -44,19 +53,25 @@ def serve_broker(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
+    server = BrokerServer(args.port, prices=dict(args.price))
+    try:
+        server.start()
+    except OSError as exc:
+        print(f"error: cannot serve on 127.0.0.1:{args.port}: {exc.strerror}", file=sys.stderr)
+        return 1
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        with BrokerServer(args.port, prices=dict(args.price)) as server:
-            print(f"reference broker: orders at {server.url}", flush=True)
-            print(
-                f"admin: POST {server.base_url}/admin/price, GET {server.base_url}/admin/orders, "
-                f"POST/DELETE {server.base_url}/admin/faults",
-                flush=True,
-            )
-            while not done.wait(0.5):
-                pass
-        print("reference broker: stopped", flush=True)
+        print(f"reference broker: orders at {server.url}", flush=True)
+        print(
+            f"admin: POST {server.base_url}/admin/price, GET {server.base_url}/admin/orders, "
+            f"POST/DELETE {server.base_url}/admin/faults",
+            flush=True,
+        )
+        while not done.wait(0.5):
+            pass
     finally:
+        server.stop()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+    print("reference broker: stopped", flush=True)
     return 0

@@ -77,36 +77,41 @@ def _not_int(value: Any) -> bool:
     return isinstance(value, bool) or not isinstance(value, int)
 
 
+@dataclass
+class _Pending:
+    fault: Fault
+    remaining: int
+
+
 class FaultPlan:
     """A thread-safe queue of pending faults; the server takes one per request."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: list[list[Any]] = []  # [fault, remaining]
+        self._pending: list[_Pending] = []
 
     def add(self, fault: Fault, times: int = 1) -> None:
         """Apply ``fault`` to the next ``times`` matching requests, after earlier faults."""
-        if isinstance(times, bool) or not isinstance(times, int) or times < 1:
+        if _not_int(times) or times < 1:
             raise ValueError(f"times must be a whole number >= 1, got {times!r}")
         with self._lock:
-            self._pending.append([fault, times])
+            self._pending.append(_Pending(fault, times))
 
     def take(self, method: str) -> Fault | None:
         """The fault for this request, if any is pending for its method."""
         with self._lock:
             for entry in self._pending:
-                fault: Fault = entry[0]
-                if fault.method is None or fault.method == method:
-                    entry[1] -= 1
-                    if entry[1] == 0:
+                if entry.fault.method in (None, method):
+                    entry.remaining -= 1
+                    if entry.remaining == 0:
                         self._pending.remove(entry)
-                    return fault
+                    return entry.fault
         return None
 
     def pending(self) -> int:
         """How many faulty answers are still to come."""
         with self._lock:
-            return sum(remaining for _, remaining in self._pending)
+            return sum(entry.remaining for entry in self._pending)
 
     def clear(self) -> None:
         with self._lock:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import socket
+import socketserver
 import struct
 import sys
 import threading
@@ -164,6 +165,11 @@ class _Server(ThreadingHTTPServer):
         self._live: dict[socket.socket, threading.Thread] = {}
         self._resets: set[socket.socket] = set()
         super().__init__((HOST, port), _Handler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind would resolve a host name with getfqdn: no lookups here.
+        socketserver.TCPServer.server_bind(self)
+        self.server_name, self.server_port = HOST, int(self.server_address[1])
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         with self._lock:

@@ -79,15 +79,32 @@ def test_serve_broker_serves_orders_until_sigterm(
     assert "reference broker: stopped" in list(lines.queue)
 
 
-def test_serve_broker_rejects_a_bad_price() -> None:
+@pytest.mark.parametrize("price", ["BTC/USDT", "BTC/USDT=abc", "BTC/USDT=-5", "=50000"])
+def test_serve_broker_rejects_a_bad_price(price: str) -> None:
     done = subprocess.run(
-        [str(CLI), "serve-broker", "--port", "0", "--price", "BTC/USDT"],
+        [str(CLI), "serve-broker", "--port", "0", "--price", price],
         capture_output=True,
         text=True,
         timeout=30,
     )
     assert done.returncode == 2
-    assert "expected SYMBOL=PRICE" in done.stderr
+    assert "expected SYMBOL=PRICE with a price > 0" in done.stderr
+
+
+def test_serve_broker_on_a_busy_port_fails_cleanly() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run(
+            [str(CLI), "serve-broker", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1
+    assert f"cannot serve on 127.0.0.1:{port}" in done.stderr
+    assert "Traceback" not in done.stderr
 
 
 def test_listing_connectors_imports_no_http_library() -> None:

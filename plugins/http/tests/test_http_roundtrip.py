@@ -168,3 +168,17 @@ def test_post_uses_the_runtime_timeout_at_call_time(
     assert [r.method for r in broker.seen()] == ["POST", "GET"]
     assert broker.order_count == 1
     assert ack.status is OrderStatus.FILLED
+
+
+def test_proxy_environment_is_read_once_when_the_client_is_built(
+    broker: BrokerServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("no_proxy", "all_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    # The reference broker plays the proxy: it serves the absolute-URI request it gets.
+    monkeypatch.setenv("http_proxy", broker.base_url)
+    client = HttpBrokerageClient("http://broker.invalid/api/orders", max_retries=0)
+    monkeypatch.delenv("http_proxy")
+    assert client.post_order(market()).status is OrderStatus.FILLED
+    assert broker.order_count == 1

@@ -30,17 +30,23 @@ DUPLICATE_CLIENT_ID_CODES = frozenset({"-4116"})
 DUPLICATE_CLIENT_ID_MESSAGES = ("duplicate order sent", "clientorderid is duplicated")
 
 
-def venue_payload(error: BaseException) -> dict[str, Any]:
-    """The venue's JSON answer embedded in a ccxt message (``binance {"code":..}``), else {}."""
-    text = str(error)
-    start = text.find("{")
-    if start < 0:
-        return {}
-    try:
-        parsed = json.loads(text[start:])
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
+def venue_payload(error: BaseException, body: str | None = None) -> dict[str, Any]:
+    """The venue's JSON error answer (``{"code": .., "msg": ..}``), else {}.
+
+    ``body`` is the raw HTTP answer when there was one; ccxt's message embeds it only
+    for some errors (messages it matches by text lose the code).
+    """
+    for text in (body, str(error)):
+        start = -1 if text is None else text.find("{")
+        if text is None or start < 0:
+            continue
+        try:
+            parsed = json.loads(text[start:])
+        except ValueError:
+            continue
+        if isinstance(parsed, dict):
+            return parsed
+    return {}
 
 
 def venue_code(payload: Mapping[str, Any]) -> str | None:
@@ -65,15 +71,17 @@ def translate(
     action: str,
     placing: bool,
     scrub: Callable[[str], str],
+    body: str | None = None,
     retry_after: float | None = None,
 ) -> BrokerageError:
     """The core error for a ccxt error raised by ``action`` (e.g. ``create_order``).
 
-    ``placing`` marks calls that may have created an order; ``raw`` of a rejection is
-    the venue's payload plus ``error`` (the ccxt class name) for callers to branch on.
+    ``placing`` marks calls that may have created an order; ``body`` is the venue's
+    raw answer, if any. ``raw`` of a rejection is the venue's payload plus ``error``
+    (the ccxt class name) for callers to branch on.
     """
     kind = type(error).__name__
-    payload = {**venue_payload(error), "error": kind}
+    payload = {**venue_payload(error, body), "error": kind}
     code = venue_code(payload)
     detail = str(payload.get("msg") or error)
     message = scrub(f"{venue} {action} failed: {detail} ({kind}{f', code {code}' if code else ''})")

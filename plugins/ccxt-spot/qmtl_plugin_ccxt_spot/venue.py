@@ -117,6 +117,9 @@ class Venue:
         """Run ``fn`` (one ccxt call) and translate its errors; ``placing`` if it may create."""
         with self._lock:
             self.exchange.timeout = int(runtime.HTTP_TIMEOUT_SECONDS * 1000)
+            # Errors are read from the last answer: never let it be an earlier call's.
+            self.exchange.last_http_response = None
+            self.exchange.last_response_headers = None
             try:
                 return fn()
             except ccxt.InvalidNonce as exc:
@@ -133,6 +136,7 @@ class Venue:
             action=action,
             placing=placing,
             scrub=self.scrub,
+            body=self.exchange.last_http_response,
             retry_after=self._retry_after(),
         )
 

@@ -1,0 +1,163 @@
+"""Faults on the way to Binance: never two orders for one client id, nothing swallowed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import ccxt
+import pytest
+
+from qmtl_core.errors import (
+    AuthenticationError,
+    OrderRejected,
+    OrderStatusUnknown,
+    RateLimited,
+)
+from qmtl_core.orders import OrderStatus
+from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
+from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
+
+ORDER = {
+    "symbol": "BTC/USDT",
+    "side": "BUY",
+    "type": "limit",
+    "quantity": "0.001",
+    "limit_price": "10000",
+    "time_in_force": "GTC",
+    "client_order_id": "fault-case-1",
+}
+
+
+def test_create_times_out_but_the_order_landed(
+    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+) -> None:
+    venue.fail_next("POST", "order", "timeout", landed=True)
+    ack = client.post_order(ORDER)
+    assert len(venue.orders) == 1
+    assert ack.id == str(venue.order("fault-case-1").order_id)
+    assert ack.status is OrderStatus.NEW
+    # Looked up by client id instead of sending again.
+    assert len(venue.sent("POST", "order")) == 1
+    assert venue.sent("GET", "order")[0].params["origClientOrderId"] == "fault-case-1"
+    assert "retried" in order_events.kinds("fault-case-1")
+
+
+def test_create_times_out_before_landing_is_sent_again_with_the_same_id(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    venue.fail_next("POST", "order", "timeout")
+    ack = client.post_order(ORDER)
+    posts = venue.sent("POST", "order")
+    assert [p.params["newClientOrderId"] for p in posts] == ["fault-case-1", "fault-case-1"]
+    assert len(venue.orders) == 1 and ack.status is OrderStatus.NEW
+
+
+def test_duplicate_client_id_answer_returns_the_landed_order(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    # The first create lands but its answer is lost; the lookup right after does not
+    # see it yet; the re-send is refused as a duplicate: fetch and return the order.
+    venue.fail_next("POST", "order", "timeout", landed=True)
+    venue.fail_next("GET", "order", "orderDoesNotExist")
+    ack = client.post_order(ORDER)
+    assert len(venue.sent("POST", "order")) == 2
+    assert len(venue.orders) == 1
+    assert ack.id == str(venue.order("fault-case-1").order_id)
+
+
+def test_outcome_unknown_after_the_last_attempt(
+    make_client: Callable[..., CcxtBrokerageClient], venue: BinanceReplay
+) -> None:
+    client = make_client(max_retries=1)
+    venue.fail_next("POST", "order", "timeout")
+    venue.fail_next("GET", "order", "internalError")
+    venue.fail_next("GET", "order", "internalError")
+    with pytest.raises(OrderStatusUnknown) as info:
+        client.post_order(ORDER)
+    assert info.value.client_order_id == "fault-case-1"
+    assert venue.orders == {}
+
+
+def test_rate_limit_backs_off_for_retry_after_then_places_one_order(
+    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+) -> None:
+    venue.fail_next("POST", "order", "tooManyRequests", retry_after=0.25)
+    ack = client.post_order(ORDER)
+    assert ack.status is OrderStatus.NEW and len(venue.orders) == 1
+    # A 429 is a refusal, not an ambiguous outcome: no lookup before the re-send.
+    assert venue.sent("GET", "order") == []
+    (retried,) = order_events.of("retried")
+    assert retried.data["delay"] >= 0.25 and "Too many requests" in retried.data["reason"]
+
+
+def test_ip_ban_longer_than_we_wait_is_raised_at_once(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    venue.fail_next("POST", "order", "ipBanned")  # 418 with Retry-After: 120
+    with pytest.raises(RateLimited) as info:
+        client.post_order(ORDER)
+    assert info.value.retry_after == 120
+    assert "banned" in str(info.value)
+    assert len(venue.sent("POST", "order")) == 1 and venue.orders == {}
+
+
+def test_insufficient_balance_is_rejected_with_the_venue_message(
+    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+) -> None:
+    venue.fail_next("POST", "order", "insufficientBalance")
+    with pytest.raises(OrderRejected) as info:
+        client.post_order(ORDER)
+    assert "Account has insufficient balance for requested action." in str(info.value)
+    assert info.value.raw["code"] == -2010
+    assert info.value.raw["error"] == "InsufficientFunds"
+    assert len(venue.sent("POST", "order")) == 1
+    assert order_events.kinds("fault-case-1")[-1] == "rejected"
+
+
+def test_timestamp_outside_recv_window_resyncs_the_clock_and_retries(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    client.exchange.load_markets()
+    venue.clock_offset_ms = -5000  # the venue's clock is 5 s behind ours
+    ack = client.post_order(ORDER)
+    first, second = venue.sent("POST", "order")
+    assert venue.sent("GET", "time"), "the client should have measured the venue clock"
+    assert int(first.params["timestamp"]) - int(second.params["timestamp"]) >= 4000
+    assert len(venue.orders) == 1 and ack.status is OrderStatus.NEW
+
+
+def test_bad_credentials_are_an_authentication_error_not_retried(
+    make_client: Callable[..., CcxtBrokerageClient], venue: BinanceReplay
+) -> None:
+    client = make_client(apiKey="someone-elses-key-000")
+    with pytest.raises(AuthenticationError, match="Invalid API-key"):
+        client.post_order(ORDER)
+    assert len(venue.sent("POST", "order")) == 1
+
+
+def test_server_error_while_polling_is_retried(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    ack = client.post_order(ORDER)
+    venue.fail_next("GET", "order", "internalError")
+    assert client.poll_order_status(ack).status is OrderStatus.NEW
+    assert len(venue.sent("GET", "order")) == 2
+
+
+def test_execution_unknown_answer_is_looked_up_before_resending(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    # Binance -1007 (503): "execution status unknown"; here the order did land.
+    venue.fail_next("POST", "order", "executionUnknown", landed=True)
+    client.post_order(ORDER)
+    assert len(venue.sent("POST", "order")) == 1 and len(venue.orders) == 1
+
+
+def test_requests_outside_the_recording_fail_instead_of_reaching_the_network() -> None:
+    with pytest.raises(RuntimeError, match="outside the recording"):
+        with binance_spot() as venue:
+            client = CcxtBrokerageClient("binance", sandbox=True, max_retries=0)
+            with pytest.raises(ccxt.NetworkError):
+                client.exchange.fetch_ticker("BTC/USDT")
+            assert venue.unmatched()

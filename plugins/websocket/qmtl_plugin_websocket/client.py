@@ -7,7 +7,10 @@ may be called from another thread: it interrupts whatever the owner is blocked i
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import selectors
 import socket
 import ssl
 import threading
@@ -118,9 +121,11 @@ class WebSocketClient:
         self._ws: _BufferedWebSocket | None = None
         self._aborted = False
         self.pings_sent = 0
+        #: new, connecting (TCP/TLS), handshaking (HTTP upgrade), open, closed
+        self.phase = "new"
 
     def __repr__(self) -> str:
-        return f"WebSocketClient({display_url(self.url)!r}, connected={self.connected})"
+        return f"WebSocketClient({display_url(self.url)!r}, phase={self.phase!r})"
 
     @property
     def connected(self) -> bool:
@@ -133,7 +138,9 @@ class WebSocketClient:
             if self._connect_timeout is not None
             else runtime.HTTP_TIMEOUT_SECONDS
         )
+        self.phase = "connecting"
         sock = self._dial(timeout)
+        self.phase = "handshaking"
         ws = _BufferedWebSocket(self._before_wait)
         headers = {"Authorization": f"Bearer {self._token.reveal()}"} if self._token else {}
         where = display_url(self.url)
@@ -159,6 +166,7 @@ class WebSocketClient:
         ws.settimeout(self._tick())
         with self._lock:
             self._ws = ws
+        self.phase = "open"
         if self._aborted:
             self.close()
             raise FeedError(f"{where}: aborted")
@@ -211,6 +219,7 @@ class WebSocketClient:
 
     def close(self) -> None:
         """Close politely (a close frame, no waiting for the reply) and free the socket."""
+        self.phase = "closed"
         with self._lock:
             ws, self._ws = self._ws, None
             sock, self._sock = self._sock, None
@@ -285,9 +294,7 @@ class WebSocketClient:
         for family, kind, proto, _, address in addresses:
             sock = socket.socket(family, kind, proto)
             try:
-                self._track(sock)
-                sock.settimeout(timeout)
-                sock.connect(address)
+                self._connect_tcp(sock, address, timeout)
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
                 if not secure:
                     return sock
@@ -303,6 +310,30 @@ class WebSocketClient:
             if self._aborted:
                 break
         raise FeedError(f"{where}: cannot connect: {error}") from error
+
+    def _connect_tcp(self, sock: socket.socket, address: Any, timeout: float) -> None:
+        """Connect without a window in which :meth:`abort` could be missed.
+
+        A blocking ``connect`` cannot be checked for an abort between starting and
+        blocking; starting it non-blocking, checking, then waiting can, and a shutdown
+        wakes the wait.
+        """
+        self._track(sock)
+        sock.setblocking(False)
+        code = sock.connect_ex(address)
+        if code not in (0, errno.EINPROGRESS, errno.EWOULDBLOCK):
+            raise OSError(code, os.strerror(code))
+        if self._aborted:
+            raise OSError("aborted")
+        if code:
+            with selectors.DefaultSelector() as selector:
+                selector.register(sock, selectors.EVENT_WRITE)
+                if not selector.select(timeout):
+                    raise TimeoutError(f"connect timed out after {timeout}s")
+            code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if code:
+                raise OSError(code, os.strerror(code))
+        sock.settimeout(timeout)
 
     def _track(self, sock: socket.socket) -> None:
         """Make ``sock`` reachable from :meth:`abort`, unless an abort already happened."""

@@ -212,6 +212,7 @@ class WebSocketFeed:
         if client is not None:
             client.abort()
         run.handoff.close()
+        _settle(run.connected, FeedError(f"{self._where}: stopped before connecting"))
         consumer = run.consumer
         if consumer is not None and consumer is not asyncio.current_task():
             consumer.cancel()  # (stop() may be called from on_message itself)

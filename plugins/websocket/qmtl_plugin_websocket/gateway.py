@@ -30,12 +30,23 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 from websockets.protocol import State
 
+from qmtl_core.redaction import REDACTED, is_secret_key
+
 LOOPBACK = "127.0.0.1"
 START_TIMEOUT_SECONDS = 5.0
 #: Frames written per transport write by :meth:`Gateway.stream`.
 STREAM_CHUNK = 512
 
 log = logging.getLogger(__name__)
+
+
+class _RedactingLog(logging.LoggerAdapter[logging.Logger]):
+    """websockets logs every request header at DEBUG ("< %s: %s"); mask credentials."""
+
+    def log(self, level: int, msg: object, *args: object, **kwargs: Any) -> None:
+        if len(args) == 2 and isinstance(args[0], str) and is_secret_key(args[0]):
+            args = (args[0], REDACTED)
+        super().log(level, msg, *args, **kwargs)
 
 
 def encode_frame(payload: bytes, opcode: int = 0x1) -> bytes:
@@ -90,8 +101,8 @@ class Gateway:
     Push with :meth:`broadcast`, :meth:`push_price`, :meth:`stream` and
     :meth:`send_raw`; inject faults with :meth:`drop_connections`, :meth:`silence`,
     :meth:`refuse_handshakes` and :meth:`stall_handshakes`; read the counters
-    ``connections``, ``open_connections``, ``messages_sent``, ``refused`` and
-    ``received`` (what clients sent, parsed as JSON where possible).
+    ``connections``, ``open_connections``, ``pending_handshakes``, ``messages_sent``,
+    ``refused`` and ``received`` (what clients sent, parsed as JSON where possible).
     """
 
     def __init__(
@@ -127,6 +138,11 @@ class Gateway:
     @property
     def open_connections(self) -> int:
         return len(self._peers)
+
+    @property
+    def pending_handshakes(self) -> int:
+        """Connections whose opening handshake is waiting (see :meth:`stall_handshakes`)."""
+        return len(self._handshaking)
 
     @property
     def subscriptions(self) -> list[dict[str, Any]]:
@@ -260,7 +276,7 @@ class Gateway:
             ping_interval=None,  # clients ping; a server ping would hide a silent peer
             open_timeout=None,  # stall_handshakes() means stalled until told otherwise
             close_timeout=1,
-            logger=log,
+            logger=_RedactingLog(log),
         ) as server:
             self.port = server.sockets[0].getsockname()[1]
             self._ready.set_result(None)

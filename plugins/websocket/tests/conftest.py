@@ -1,0 +1,135 @@
+"""Fixtures: a real WebSocket gateway on a free loopback port, quick reconnect settings,
+waiting on conditions with deadlines, and a check that no test leaves a thread behind."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from qmtl_core import runtime
+from qmtl_plugin_websocket.gateway import Gateway
+
+TOKEN = "test-token-5f0c9a"
+SCENARIO_TIMEOUT = 30.0
+T = TypeVar("T")
+
+Messages = list[dict[str, Any]]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """Return once ``predicate()`` holds; fail the test if it does not within ``timeout``."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        pause.wait(0.002)
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    """``wait_for`` for coroutines: polls while the event loop keeps running."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.002)
+
+
+def run(scenario: Coroutine[Any, Any, T]) -> T:
+    """Run an async test scenario with an overall deadline."""
+    return asyncio.run(asyncio.wait_for(scenario, SCENARIO_TIMEOUT))
+
+
+def collector() -> tuple[Messages, Callable[[dict[str, Any]], Awaitable[None]]]:
+    """A list and an async on_message that appends to it."""
+    received: Messages = []
+
+    async def on_message(message: dict[str, Any]) -> None:
+        received.append(message)
+
+    return received, on_message
+
+
+def seqs(messages: Messages) -> list[int]:
+    return [m["seq"] for m in messages if "seq" in m]
+
+
+class Background(threading.Thread):
+    """Runs ``call`` on a thread and keeps its result or exception for the test."""
+
+    def __init__(self, call: Callable[[], object]) -> None:
+        super().__init__(name="test-background")
+        self._call = call
+        self.result: object = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.result = self._call()
+        except BaseException as exc:
+            self.error = exc
+
+
+@pytest.fixture
+def blackhole() -> Iterator[str]:
+    """A loopback ws:// URL whose TCP connect hangs: the listener's backlog is full."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    filler = socket.create_connection(("127.0.0.1", port), timeout=1)
+    try:
+        yield f"ws://127.0.0.1:{port}/ws"
+    finally:
+        filler.close()
+        listener.close()
+
+
+@pytest.fixture
+def mute_server() -> Iterator[socket.socket]:
+    """A loopback TCP listener that accepts but never says a word (stalls TLS or HTTP)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)
+    listener.settimeout(5)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@pytest.fixture
+def closed_port_url() -> str:
+    """A loopback URL nothing listens on: connecting is refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"ws://127.0.0.1:{port}/ws"
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == [], f"threads left behind: {left}"
+
+
+@pytest.fixture(autouse=True)
+def quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reconnect delays in tens of milliseconds; heartbeat settings stay at their defaults."""
+    monkeypatch.setattr(runtime, "WS_BACKOFF_INITIAL_SECONDS", 0.02)
+    monkeypatch.setattr(runtime, "WS_BACKOFF_MAX_SECONDS", 0.1)
+
+
+@pytest.fixture
+def gateway() -> Iterator[Gateway]:
+    with Gateway(TOKEN) as server:
+        yield server

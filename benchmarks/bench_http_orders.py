@@ -14,6 +14,7 @@ duplicated or not filled); missing the 10% aim prints a WARNING.
 from __future__ import annotations
 
 import argparse
+import http.client
 import sys
 import time
 from collections.abc import Callable
@@ -75,6 +76,20 @@ def timed(run: Callable[[list[dict[str, Any]]], None], batch: list[dict[str, Any
     return time.perf_counter() - start
 
 
+def server_round_trip(server: BrokerServer, count: int = 500) -> float:
+    """Mean seconds of a bare keep-alive GET: the floor both loops stand on."""
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", server.port, timeout=runtime.HTTP_TIMEOUT_SECONDS
+    )
+    path = f"{server.app.orders_path}/warm-raw-0000000"
+    start = time.perf_counter()
+    for _ in range(count):
+        conn.request("GET", path)
+        conn.getresponse().read()
+    conn.close()
+    return (time.perf_counter() - start) / count
+
+
 def report(name: str, count: int, seconds: float) -> None:
     print(
         f"{name:<8} {count} orders in {seconds:.3f}s: {count / seconds:8.0f} orders/s, "
@@ -108,12 +123,14 @@ def main(argv: list[str] | None = None) -> int:
                 raw_s += timed(raw, raw_orders[lo:hi])
                 cli_s += timed(cli, cli_orders[lo:hi])
         held = server.order_count
+        floor = server_round_trip(server)
         client.close()
 
     expected = 2 * (n + WARMUP)
     print(f"reference broker on 127.0.0.1, {n} orders per loop, {ROUNDS} interleaved rounds")
     report("raw", n, raw_s)
     report("client", n, cli_s)
+    print(f"server keep-alive round trip (http.client GET): {floor * 1e6:.1f} us")
     ratio = cli_s / raw_s
     print(f"ratio client/raw: {ratio:.3f} (aim <= {AIM:.2f})")
     if held != expected:

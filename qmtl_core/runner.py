@@ -15,7 +15,12 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from qmtl_core.brokerage import BrokerageClient, OrderInput
-from qmtl_core.errors import OrderRejected, OrderValidationError, TransientError
+from qmtl_core.errors import (
+    AuthenticationError,
+    OrderRejected,
+    OrderValidationError,
+    TransientError,
+)
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, validate_order
 
 Outcome = Literal["sent", "gated", "duplicate"]
@@ -145,7 +150,7 @@ class Runner:
             return SubmitResult("duplicate", validated, first_ack)
         try:
             ack = service.post_order(validated)
-        except (OrderRejected, OrderValidationError):
+        except (OrderRejected, OrderValidationError, AuthenticationError):
             duplicates.release(key)  # the venue has no such order: a corrected retry may go
             raise
         except TransientError:

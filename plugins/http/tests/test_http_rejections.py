@@ -10,6 +10,7 @@ from qmtl_core import (
     OrderNotFound,
     OrderRejected,
     OrderStatus,
+    Runner,
     TransientError,
 )
 from qmtl_core.errors import BrokerageError
@@ -91,3 +92,19 @@ def test_cancel_of_a_filled_order_is_not_cancelable(
         client.cancel_order(ack)
     assert (info.value.order_id, info.value.status) == (ack.id, "filled")
     assert len(broker.seen("DELETE")) == 1
+
+
+def test_runner_lets_an_order_refused_for_credentials_go_again() -> None:
+    order = market(client_order_id="after-login")
+    with BrokerServer(prices={"BTC/USDT": 50000}, token="desk-token") as broker:
+        Runner.reset()
+        try:
+            Runner.set_trade_execution_service(HttpBrokerageClient(broker.url))
+            with pytest.raises(AuthenticationError):
+                Runner.submit_order(order)
+            Runner.set_trade_execution_service(HttpBrokerageClient(broker.url, token="desk-token"))
+            result = Runner.submit_order(order)
+        finally:
+            Runner.reset()
+        assert result.outcome == "sent"
+        assert broker.order_count == 1

@@ -1,0 +1,158 @@
+"""FuturesCcxtBrokerageClient: USD-margined futures on ccxt, built on the spot client.
+
+``qmtl-plugin-ccxt-futures`` declares ``qmtl-plugin-ccxt-spot`` as a dependency and
+subclasses its client: error classification, status mapping, precision and limit
+checks, client-id lookup and environment selection are shared, not copied. What is
+added here is futures account state (position mode, margin mode, leverage) and the
+futures order fields (``position_side``, ``reduce_only``, per-order ``leverage``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from qmtl_core.brokerage import Capabilities, OcoSupport, OrderInput
+from qmtl_core.errors import ConfigError, OrderRejected, OrderValidationError
+from qmtl_core.options import validate_options
+from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, PositionSide, Side
+from qmtl_plugin_ccxt_futures.positions import Position, to_positions
+from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
+from qmtl_plugin_ccxt_spot.errors import venue_code
+from qmtl_plugin_ccxt_spot.options import FUTURES_ONLY_OPTIONS
+from qmtl_plugin_ccxt_spot.venue import FUTURES_DEFAULTS, FUTURES_DEMO_INSTEAD_OF_SANDBOX
+
+log = logging.getLogger(__name__)
+
+#: Venue answers meaning "that setting is already in place": success, not failure
+#: (Binance -4059 "No need to change position side", -4046 "... margin type").
+ALREADY_SET_CODES = frozenset({"-4059", "-4046"})
+ALREADY_SET_ERRORS = frozenset({"NoChange", "MarginModeAlreadySet"})
+_FUTURES_NAMES = frozenset(o.name for o in FUTURES_ONLY_OPTIONS)
+
+
+class FuturesCcxtBrokerageClient(CcxtBrokerageClient):
+    """``FuturesCcxtBrokerageClient("binanceusdm", symbol=..., leverage=5, margin_mode="cross",
+    hedge_mode=True, apiKey=..., secret=..., sandbox=True)``.
+
+    Before a symbol's first order the client sets the position mode (once, if
+    ``hedge_mode`` is given), the symbol's margin mode and its leverage; a venue
+    answer that the setting is already in place counts as success, a real failure is
+    raised and tried again on the next order. An order's own ``leverage`` is applied
+    before it; orders without one trade at the client's ``leverage``.
+
+    On Binance USD-M ``sandbox=True`` means demo trading (the futures testnet is gone).
+    """
+
+    capabilities = Capabilities(OcoSupport.MANUAL, SPOT_ORDER_TYPES, futures=True)
+    ccxt_defaults = FUTURES_DEFAULTS
+    demo_instead_of_sandbox = FUTURES_DEMO_INSTEAD_OF_SANDBOX
+
+    def __init__(self, exchange: str | Any, **options: Any) -> None:
+        own = validate_options(
+            FUTURES_ONLY_OPTIONS,
+            {k: options.pop(k) for k in list(options) if k in _FUTURES_NAMES},
+        )
+        self.symbol: str | None = own.get("symbol")
+        self.leverage: int | None = own.get("leverage")
+        self.margin_mode: str | None = own.get("margin_mode")
+        self.hedge_mode: bool | None = own.get("hedge_mode")
+        if self.leverage is not None and self.leverage < 1:
+            raise ConfigError(f"must be 1 or more, got {self.leverage}", key="leverage")
+        super().__init__(exchange, **options)
+        self._setup_lock = threading.Lock()
+        self._position_mode_done = False
+        self._margin_mode_done: set[str] = set()
+        self._leverage_now: dict[str, int] = {}
+
+    def default_symbol(self) -> str | None:
+        return self.symbol
+
+    def validate(self, order: OrderInput) -> Order:
+        """Core and market checks, then the position-mode rules the venue would enforce."""
+        validated = super().validate(order)
+        leverage = validated.leverage
+        if leverage is not None and leverage != leverage.to_integral_value():
+            raise OrderValidationError("leverage", str(leverage), "must be a whole number, e.g. 10")
+        if self.hedge_mode:
+            _check_hedge_order(validated)
+        elif validated.position_side in (PositionSide.LONG, PositionSide.SHORT):
+            raise OrderValidationError(
+                "position_side",
+                validated.position_side.value,
+                "LONG/SHORT need hedge_mode=True (dual-side positions); in one-way mode omit "
+                "it or use BOTH, or the venue rejects the order (Binance -4061)",
+            )
+        return validated
+
+    def order_params(self, order: Order) -> dict[str, Any]:
+        params = super().order_params(order)
+        if self.hedge_mode:
+            # The side and position side say whether it reduces; Binance refuses a
+            # reduceOnly parameter in hedge mode (-1106), so it is never sent there.
+            assert order.position_side is not None  # checked in validate()
+            params["positionSide"] = order.position_side.value
+            return params
+        if order.position_side is not None:
+            params["positionSide"] = order.position_side.value
+        if order.reduce_only is not None:
+            params["reduceOnly"] = order.reduce_only
+        return params
+
+    def positions(self, symbols: list[str] | None = None) -> list[Position]:
+        """Open positions (non-zero size), e.g. to reconcile after a restart."""
+        fetched = self._retrying("fetch_positions", lambda: self.exchange.fetch_positions(symbols))
+        return to_positions(fetched)
+
+    def _send(self, order: Order) -> OrderAck:
+        self._prepare(order)
+        return super()._send(order)
+
+    def _prepare(self, order: Order) -> None:
+        """Account settings the order needs, each applied once (or when it changes)."""
+        symbol = self.exchange.market(order.symbol)["symbol"]
+        leverage = int(order.leverage) if order.leverage is not None else self.leverage
+        ex = self.exchange
+        with self._setup_lock:
+            if self.hedge_mode is not None and not self._position_mode_done:
+                hedged = self.hedge_mode
+                self._apply("set_position_mode", lambda: ex.set_position_mode(hedged))
+                self._position_mode_done = True
+            margin_mode = self.margin_mode
+            if margin_mode is not None and symbol not in self._margin_mode_done:
+                self._apply("set_margin_mode", lambda: ex.set_margin_mode(margin_mode, symbol))
+                self._margin_mode_done.add(symbol)
+            if leverage is not None and self._leverage_now.get(symbol) != leverage:
+                self._apply("set_leverage", lambda: ex.set_leverage(leverage, symbol))
+                self._leverage_now[symbol] = leverage
+
+    def _apply(self, action: str, call: Callable[[], Any]) -> None:
+        try:
+            self.venue.call(action, call)
+        except OrderRejected as exc:
+            raw = exc.raw or {}
+            if venue_code(raw) not in ALREADY_SET_CODES and raw.get("error") not in (
+                ALREADY_SET_ERRORS
+            ):
+                raise
+            log.info("%s: %s already in place (%s)", self.venue.id, action, raw.get("msg"))
+
+
+def _check_hedge_order(order: Order) -> None:
+    """In hedge mode the position side is required, and a reducing order must close it."""
+    if order.position_side in (None, PositionSide.BOTH):
+        given = order.position_side.value if order.position_side else None
+        raise OrderValidationError(
+            "position_side", given, "required in hedge mode (hedge_mode=True): LONG or SHORT"
+        )
+    closes = Side.SELL if order.position_side is PositionSide.LONG else Side.BUY
+    if order.reduce_only and order.side is not closes:
+        raise OrderValidationError(
+            "reduce_only",
+            True,
+            f"a {order.side.value} order cannot reduce a {order.position_side.value} position; "
+            f"in hedge mode {closes.value} with position_side {order.position_side.value} "
+            "closes it",
+        )

@@ -14,7 +14,12 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from qmtl_core.errors import OrderNotCancelable, OrderRejected, OrderStatusUnknown
+from qmtl_core.errors import (
+    AuthenticationError,
+    OrderNotCancelable,
+    OrderRejected,
+    OrderStatusUnknown,
+)
 from qmtl_core.events import emit_order_event
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
 from qmtl_core.orders import (
@@ -98,7 +103,7 @@ class BaseBrokerageClient(ABC):
                 policy=self.retry_policy,
                 connector=self.connector_name,
             )
-        except OrderRejected as exc:
+        except (OrderRejected, AuthenticationError) as exc:
             emit_order_event("rejected", self.connector_name, coid, reason=str(exc))
             raise
         except OrderStatusUnknown as exc:

@@ -159,5 +159,5 @@ def test_requests_outside_the_recording_fail_instead_of_reaching_the_network() -
         with binance_spot() as venue:
             client = CcxtBrokerageClient("binance", sandbox=True, max_retries=0)
             with pytest.raises(ccxt.NetworkError):
-                client.exchange.fetch_ticker("BTC/USDT")
+                client.exchange.fetch_order_book("BTC/USDT")
             assert venue.unmatched()

@@ -62,6 +62,7 @@ class BinanceUsdmReplay(BinanceReplay):
             ("GET", "/fapi/v3/positionRisk", True, self._position_risk),
             ("GET", "/fapi/v1/leverageBracket", True, lambda _: self.data["leverageBracket"]),
             ("GET", "/fapi/v3/account", True, lambda _: self.data["account"]),
+            ("GET", "/fapi/v1/ticker/24hr", False, self._ticker),
         ]
 
     def leverage_of(self, symbol: str) -> int:

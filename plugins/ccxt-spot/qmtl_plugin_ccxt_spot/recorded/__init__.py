@@ -167,6 +167,7 @@ class BinanceReplay:
             ("DELETE", "/api/v3/order", True, self._cancel),
             ("GET", "/api/v3/openOrders", True, self._open_orders),
             ("GET", "/api/v3/account", True, lambda _: self.data["account"]),
+            ("GET", "/api/v3/ticker/24hr", False, self._ticker),
         ]
 
     def install(self) -> None:
@@ -323,6 +324,14 @@ class BinanceReplay:
 
     def _time(self, _: SeenRequest) -> Any:
         return {"serverTime": self.now_ms()}
+
+    def _ticker(self, seen: SeenRequest) -> Any:
+        """24h statistics around the current last price (only the last price moves)."""
+        symbol = self._symbol(seen.params.get("symbol"))
+        template: dict[str, Any] = self.data["ticker24hrTemplate"]
+        last = self.number(self.last_prices[symbol])
+        values = {"symbol": symbol, "lastPrice": last, "bidPrice": last, "askPrice": last}
+        return {key: values.get(key, example) for key, example in template.items()}
 
     def _symbol(self, symbol: str | None) -> str:
         known = {s["symbol"] for s in self.data["exchangeInfo"]["symbols"]}

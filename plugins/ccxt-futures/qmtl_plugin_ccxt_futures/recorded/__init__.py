@@ -12,10 +12,12 @@ that does not match the mode. Hosts: live, the retired testnet, and demo trading
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from contextlib import AbstractContextManager
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
 from typing import Any, ClassVar
+
+import responses
 
 from qmtl_plugin_ccxt_spot.recorded import (
     BinanceReplay,
@@ -181,3 +183,20 @@ class BinanceUsdmReplay(BinanceReplay):
 def binance_usdm(**options: Any) -> AbstractContextManager[BinanceUsdmReplay]:
     """``with binance_usdm() as venue:`` recorded USD-M futures on every USD-M host."""
     return replaying(BinanceUsdmReplay, **options)
+
+
+@contextmanager
+def binance_spot_and_usdm(**options: Any) -> Iterator[tuple[BinanceReplay, BinanceUsdmReplay]]:
+    """Both recordings behind one mock, for code that trades spot and futures together.
+
+    (Two separate ``responses`` mocks cannot be nested: the inner one would refuse the
+    outer one's hosts.)
+    """
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        spot, usdm = BinanceReplay(mock, **options), BinanceUsdmReplay(mock, **options)
+        spot.install()
+        usdm.install()
+        yield spot, usdm
+        missed = spot.unmatched()
+        if missed:
+            raise RuntimeError(f"requests outside the recordings (never sent): {missed}")

@@ -92,6 +92,11 @@ class _Run:
     consumer: asyncio.Task[None] | None = None
     thread: threading.Thread | None = None
 
+    @property
+    def over(self) -> bool:
+        """Stopping, or the loop that started the feed is gone (stop() was never awaited)."""
+        return self.stopping.is_set() or self.loop.is_closed()
+
     def call(self, callback: Callable[..., None], *args: Any) -> None:
         """Run ``callback`` on the feed's loop, from the reader thread."""
         try:
@@ -295,7 +300,7 @@ class WebSocketFeed:
 
     def _connect_loop(self, run: _Run) -> None:
         outage = self._outage()
-        while not run.stopping.is_set():
+        while not run.over:
             client = self._new_client(run)
             if client is None:
                 return
@@ -310,7 +315,7 @@ class WebSocketFeed:
                 return
             except FeedError as exc:
                 client.close()
-                if run.stopping.is_set() or not self._wait(run, outage, exc):
+                if run.over or not self._wait(run, outage, exc):
                     return
                 continue
             except BaseException:
@@ -325,7 +330,7 @@ class WebSocketFeed:
                 lost = exc
             finally:
                 client.close()
-            if run.stopping.is_set():
+            if run.over:
                 return
             self.state = "reconnecting"
             emit_feed_event("disconnected", FEED_NAME, url=self._where, reason=str(lost))
@@ -400,9 +405,7 @@ class WebSocketFeed:
             )
             return False
         self.state = "reconnecting"
-        log.warning(
-            "%s: %s; reconnect attempt %d in %.2fs", self._where, error, outage.attempts, delay
-        )
+        log.warning("%s; reconnect attempt %d in %.2fs", error, outage.attempts, delay)
         return not run.stopping.wait(delay)
 
     def _fail(self, run: _Run, error: FeedError) -> None:

@@ -98,8 +98,9 @@ class _Peer:
 class Gateway:
     """``with Gateway(token="t") as gw:`` (or ``async with``) serves on ``gw.url``.
 
-    Push with :meth:`broadcast`, :meth:`push_price`, :meth:`stream` and
-    :meth:`send_raw`; inject faults with :meth:`drop_connections`, :meth:`silence`,
+    After a client connects, :meth:`wait_for_connections`; then push with
+    :meth:`broadcast`, :meth:`push_price`, :meth:`stream` and :meth:`send_raw`;
+    inject faults with :meth:`drop_connections`, :meth:`silence`,
     :meth:`refuse_handshakes` and :meth:`stall_handshakes`; read the counters
     ``connections``, ``open_connections``, ``pending_handshakes``, ``messages_sent``,
     ``refused`` and ``received`` (what clients sent, parsed as JSON where possible).
@@ -117,6 +118,7 @@ class Gateway:
         self.refused = 0
         self.received: list[Any] = []
         self._peers: set[_Peer] = set()
+        self._peers_changed = threading.Condition()
         self._handshaking: set[ServerConnection] = set()
         self._refuse_status: int | None = None
         self._closing = False
@@ -138,6 +140,16 @@ class Gateway:
     @property
     def open_connections(self) -> int:
         return len(self._peers)
+
+    def wait_for_connections(self, count: int = 1, timeout: float = 5.0) -> None:
+        """Block until at least ``count`` connections are open.
+
+        A client's handshake completes a moment before the gateway registers the
+        connection, so call this before pushing to a client that just connected.
+        """
+        with self._peers_changed:
+            if not self._peers_changed.wait_for(lambda: len(self._peers) >= count, timeout):
+                raise TimeoutError(f"{len(self._peers)} of {count} connections after {timeout}s")
 
     @property
     def pending_handshakes(self) -> int:
@@ -308,8 +320,10 @@ class Gateway:
 
     async def _serve(self, connection: ServerConnection) -> None:
         peer = _Peer(connection)
-        self._peers.add(peer)
-        self.connections += 1
+        with self._peers_changed:
+            self._peers.add(peer)
+            self.connections += 1
+            self._peers_changed.notify_all()
         writer = asyncio.create_task(self._write(peer))
         try:
             async for message in connection:
@@ -317,7 +331,9 @@ class Gateway:
         except ConnectionClosed:
             pass
         finally:
-            self._peers.discard(peer)
+            with self._peers_changed:
+                self._peers.discard(peer)
+                self._peers_changed.notify_all()
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 

@@ -65,8 +65,9 @@ class Handoff(Generic[T]):
             self._waiter = None
             try:
                 self._loop.call_soon_threadsafe(_resolve, waiter)
-            except RuntimeError:  # the loop is closed: nobody is left to wake
-                pass
+            except RuntimeError:  # the loop is closed: nobody will take anything again
+                self._closed = True
+                self._space.notify_all()
 
     # --- event loop --------------------------------------------------------------
 

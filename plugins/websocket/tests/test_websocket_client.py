@@ -101,7 +101,7 @@ def test_a_silent_peer_is_detected_after_the_receive_timeout(gateway: Gateway) -
     with WebSocketClient(
         gateway.url, token=TOKEN, ping_interval=30, recv_timeout=recv_timeout
     ) as client:
-        wait_for(lambda: gateway.open_connections == 1)
+        gateway.wait_for_connections()
         gateway.silence()
         began = time.monotonic()
         with pytest.raises(FeedError, match=r"no frame for .* the peer is silent"):
@@ -113,7 +113,7 @@ def test_a_silent_peer_is_detected_after_the_receive_timeout(gateway: Gateway) -
 
 def test_an_unanswered_ping_is_detected(gateway: Gateway) -> None:
     with WebSocketClient(gateway.url, token=TOKEN, ping_interval=0.1, recv_timeout=30) as client:
-        wait_for(lambda: gateway.open_connections == 1)
+        gateway.wait_for_connections()
         gateway.silence()
         with pytest.raises(FeedError, match=r"no pong within 0\.1s"):
             client.receive()
@@ -134,7 +134,7 @@ def test_abort_interrupts_a_blocked_receive(gateway: Gateway) -> None:
     client = WebSocketClient(gateway.url, token=TOKEN)
     client.connect()
     blocked = Background(client.receive)
-    wait_for(lambda: gateway.open_connections == 1)
+    gateway.wait_for_connections()
     _abort_promptly(client, blocked)
 
 

@@ -1,0 +1,119 @@
+"""CcxtBrokerageClient against bare ccxt calls, same recorded venue, same run.
+
+Each "order" is place (limit, rests) + poll + cancel on recorded Binance spot answers
+served in-process by ``responses``: through the client (validation, market precision
+and limits, idempotent submission, events, symbol memory) and through a bare
+``ccxt.binance`` object making the same three calls with the same parameters.
+Rounds alternate so machine noise hits both alike. Prints the mean time per order
+for each and the ratio client/raw, i.e. what the connector's safety costs on top of
+ccxt itself. Nothing leaves the process.
+
+Exit status is non-zero only when something is functionally wrong (an order missing,
+duplicated or left open).
+
+    .venv/bin/python benchmarks/bench_ccxt_orders.py --orders 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from typing import Any
+
+import ccxt
+
+from qmtl_core import CcxtBrokerageClient, OrderStatus
+from qmtl_plugin_ccxt_spot.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
+from qmtl_plugin_ccxt_spot.venue import SPOT_DEFAULTS
+
+SYMBOL = "BTC/USDT"
+ROUNDS = 10
+
+
+def client_flow(client: CcxtBrokerageClient) -> Callable[[str], None]:
+    def run(client_order_id: str) -> None:
+        ack = client.post_order(
+            {
+                "symbol": SYMBOL,
+                "side": "BUY",
+                "type": "limit",
+                "quantity": "0.001",
+                "limit_price": "10000",
+                "time_in_force": "GTC",
+                "client_order_id": client_order_id,
+            }
+        )
+        client.poll_order_status(ack)
+        if client.cancel_order(ack).status is not OrderStatus.CANCELED:
+            raise SystemExit(f"order {client_order_id} not canceled")
+
+    return run
+
+
+def raw_flow(exchange: Any) -> Callable[[str], None]:
+    def run(client_order_id: str) -> None:
+        params = {"clientOrderId": client_order_id, "timeInForce": "GTC"}
+        order = exchange.create_order(SYMBOL, "limit", "buy", 0.001, 10000, params)
+        exchange.fetch_order(order["id"], SYMBOL)
+        if exchange.cancel_order(order["id"], SYMBOL)["status"] != "canceled":
+            raise SystemExit(f"order {client_order_id} not canceled")
+
+    return run
+
+
+def timed(flow: Callable[[str], None], tag: str, count: int) -> float:
+    start = time.perf_counter()
+    for i in range(count):
+        flow(f"{tag}{i:06d}")
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=200, help="orders per side")
+    args = parser.parse_args()
+    per_round = max(1, args.orders // ROUNDS)
+    with binance_spot() as venue:
+        client = CcxtBrokerageClient(
+            "binance",
+            apiKey=OFFLINE_API_KEY,
+            secret=OFFLINE_SECRET,
+            sandbox=True,
+            enableRateLimit=False,
+        )
+        exchange = ccxt.binance(
+            {
+                "apiKey": OFFLINE_API_KEY,
+                "secret": OFFLINE_SECRET,
+                "enableRateLimit": False,
+                "options": dict(SPOT_DEFAULTS),
+            }
+        )
+        exchange.set_sandbox_mode(True)
+        exchange.load_markets()
+        flows = {"client": client_flow(client), "raw": raw_flow(exchange)}
+        for name, flow in flows.items():  # warm-up: markets, imports, caches
+            timed(flow, f"warm{name}", 5)
+        seconds: dict[str, list[float]] = {name: [] for name in flows}
+        for r in range(ROUNDS):
+            for name, flow in flows.items():
+                seconds[name].append(timed(flow, f"{name}{r:02d}-", per_round) / per_round)
+        total = (ROUNDS * per_round + 5) * len(flows)
+        if len(venue.orders) != total or any(o.status != "CANCELED" for o in venue.orders.values()):
+            print(f"FAIL: expected {total} canceled orders, venue has {len(venue.orders)}")
+            return 1
+    client_ms = statistics.median(seconds["client"]) * 1000
+    raw_ms = statistics.median(seconds["raw"]) * 1000
+    count = ROUNDS * per_round
+    print(f"orders per side          {count} (place + poll + cancel), {ROUNDS} rounds")
+    print(f"bare ccxt                median {raw_ms:7.3f} ms per order")
+    print(f"CcxtBrokerageClient      median {client_ms:7.3f} ms per order")
+    print(f"ratio client/raw         {client_ms / raw_ms:7.2f}x  (+{client_ms - raw_ms:.3f} ms)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

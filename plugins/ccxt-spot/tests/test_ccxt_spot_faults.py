@@ -66,6 +66,17 @@ def test_duplicate_client_id_answer_returns_the_landed_order(
     assert ack.id == str(venue.order("fault-case-1").order_id)
 
 
+def test_venue_without_fetch_order_is_searched_in_open_orders(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    client.exchange.has["fetchOrder"] = False
+    venue.fail_next("POST", "order", "timeout", landed=True)
+    ack = client.post_order(ORDER)
+    assert venue.sent("GET", "order") == []
+    assert venue.sent("GET", "openOrders")[0].params["symbol"] == "BTCUSDT"
+    assert len(venue.orders) == 1 and ack.client_order_id == "fault-case-1"
+
+
 def test_outcome_unknown_after_the_last_attempt(
     make_client: Callable[..., CcxtBrokerageClient], venue: BinanceReplay
 ) -> None:

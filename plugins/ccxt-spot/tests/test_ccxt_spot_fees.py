@@ -77,14 +77,16 @@ def test_maker_and_taker_rates_differ_offline_from_static_metadata() -> None:
 
 
 def test_no_symbol_uses_the_static_schedule_without_network() -> None:
-    with responses.RequestsMock():  # any request would fail this test
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         model = make_ccxt_brokerage("binance")
+    assert not mock.calls
     assert model.source == "exchange" and model.taker == Decimal("0.001")
 
 
 def test_defaults_when_detection_is_off() -> None:
-    with responses.RequestsMock():
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
         model = make_ccxt_brokerage("binance", detect_fees=False, defaults=(0.0001, "0.0004"))
+    assert not mock.calls
     assert (model.maker, model.taker, model.source) == (
         Decimal("0.0001"),
         Decimal("0.0004"),

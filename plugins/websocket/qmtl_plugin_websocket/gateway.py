@@ -103,7 +103,7 @@ class Gateway:
     inject faults with :meth:`drop_connections`, :meth:`silence`,
     :meth:`refuse_handshakes` and :meth:`stall_handshakes`; read the counters
     ``connections``, ``open_connections``, ``pending_handshakes``, ``messages_sent``,
-    ``refused`` and ``received`` (what clients sent, parsed as JSON where possible).
+    ``write_backlog``, ``refused`` and ``received`` (what clients sent, as JSON if it parses).
     """
 
     def __init__(
@@ -150,6 +150,12 @@ class Gateway:
         with self._peers_changed:
             if not self._peers_changed.wait_for(lambda: len(self._peers) >= count, timeout):
                 raise TimeoutError(f"{len(self._peers)} of {count} connections after {timeout}s")
+
+    @property
+    def write_backlog(self) -> int:
+        """Bytes the gateway could not hand to the kernel yet: above zero, the socket
+        buffers are full and TCP is pushing back on the producer."""
+        return sum(p.connection.transport.get_write_buffer_size() for p in list(self._peers))
 
     @property
     def pending_handshakes(self) -> int:

@@ -20,7 +20,7 @@ VENUE_OPTIONS: Schema = (
     Option(
         "sandbox",
         bool,
-        "trade on the venue's testnet (ccxt set_sandbox_mode)",
+        "trade on the venue's testnet (ccxt set_sandbox_mode); Binance futures: demo trading",
         default=False,
         aliases=("testnet",),
     ),
@@ -33,12 +33,12 @@ VENUE_OPTIONS: Schema = (
 
 #: Futures-only settings, applied per symbol before its first order.
 FUTURES_ONLY_OPTIONS: Schema = (
-    Option("symbol", str, "default symbol, e.g. 'BTC/USDT'; set up eagerly on first order"),
+    Option("symbol", str, "market of orders this client did not place, e.g. 'BTC/USDT'"),
     Option("leverage", int, "leverage set per symbol before its first order (1 or more)"),
     Option(
         "margin_mode",
         str,
-        "margin mode set per symbol before its first order",
+        "margin mode, set per symbol before its first order.",
         choices=("cross", "isolated"),
     ),
     Option("hedge_mode", bool, "dual-side positions (LONG and SHORT at once); set once"),

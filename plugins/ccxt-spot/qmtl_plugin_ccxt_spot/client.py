@@ -97,18 +97,7 @@ class CcxtBrokerageClient(BaseBrokerageClient):
     def validate(self, order: OrderInput) -> Order:
         """The order as it would be sent: core rules, then the market's precision and limits."""
         validated = super().validate(order)
-        if validated.time_in_force is not None:
-            if validated.type is OrderType.MARKET:
-                raise OrderValidationError(
-                    "time_in_force",
-                    validated.time_in_force.value,
-                    "only for limit orders: a market order executes immediately",
-                )
-            if validated.time_in_force not in SUPPORTED_TIME_IN_FORCE:
-                allowed = "|".join(sorted(t.value for t in SUPPORTED_TIME_IN_FORCE))
-                raise OrderValidationError(
-                    "time_in_force", validated.time_in_force.value, f"use one of {allowed}"
-                )
+        _check_time_in_force(validated)
         self._retrying("load_markets", self.exchange.load_markets)
         return conform(self.exchange, validated)
 
@@ -268,3 +257,16 @@ class CcxtBrokerageClient(BaseBrokerageClient):
     def _retrying(self, action: str, fn: Callable[[], T]) -> T:
         """An idempotent ccxt call, retried on transient failures with the core policy."""
         return call_with_retries(lambda: self.venue.call(action, fn), self.retry_policy)
+
+
+def _check_time_in_force(order: Order) -> None:
+    tif = order.time_in_force
+    if tif is None:
+        return
+    if order.type is OrderType.MARKET:
+        raise OrderValidationError(
+            "time_in_force", tif.value, "only for limit orders: a market order executes at once"
+        )
+    if tif not in SUPPORTED_TIME_IN_FORCE:
+        allowed = "|".join(sorted(t.value for t in SUPPORTED_TIME_IN_FORCE))
+        raise OrderValidationError("time_in_force", tif.value, f"use one of {allowed}")

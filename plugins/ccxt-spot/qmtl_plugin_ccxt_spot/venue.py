@@ -81,7 +81,7 @@ def parse_settings(schema: Schema, options: Mapping[str, Any]) -> VenueSettings:
             continue
         if key in _RESERVED:
             raise ConfigError(f"not a connector option: {_RESERVED[key]}", key=key)
-        if not hasattr(ccxt.Exchange, key):
+        if not hasattr(ccxt.Exchange, key) or callable(getattr(ccxt.Exchange, key)):
             raise ConfigError(
                 "neither a connector option nor a ccxt exchange setting"
                 f"{did_you_mean(key, spellings)}",

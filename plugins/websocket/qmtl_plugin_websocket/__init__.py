@@ -17,8 +17,10 @@ FEED_OPTIONS = (
     Option("url", str, "ws:// or wss:// URL of the gateway, e.g. wss://gateway/ws", required=True),
     Option("token", str, "bearer token, sent as 'Authorization: Bearer <token>'"),
     Option("subscribe", list, "messages sent after every connect (mappings are sent as JSON)"),
-    Option("max_retries", int, "reconnect attempts per outage (default: unlimited)"),
-    Option("max_total_time", float, "seconds an outage may last (default: unlimited)"),
+    Option(
+        "max_retries", int, "reconnect attempts per outage before giving up (default: no limit)"
+    ),
+    Option("max_total_time", float, "seconds an outage may last before giving up (default: none)"),
     Option("ping_interval", float, "ping after this many quiet seconds (runtime default)"),
     Option("recv_timeout", float, "reconnect after this many seconds without a frame"),
     Option("connect_timeout", float, "TCP, TLS and HTTP handshake timeout in seconds"),

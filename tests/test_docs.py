@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 import pytest
 
-from qmtl_core import hookspecs
+from qmtl_core import Runner, hookspecs
+from qmtl_plugin_ccxt_futures.recorded import binance_spot_and_usdm
+from qmtl_plugin_http.server import BrokerServer
+from qmtl_plugin_websocket.gateway import Gateway
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 BLOCK = re.compile(r"^```python\n(.*?)^```", re.DOTALL | re.MULTILINE)
@@ -34,12 +39,44 @@ def test_every_hook_has_a_section_with_a_runnable_example() -> None:
         assert "```python" in sections[name], f"hook {name} has no runnable example"
 
 
+# The seed's placeholders, served by loopback peers and recorded venues in the tests.
+BROKER_URL = "https://broker/api/orders"
+GATEWAY_URL = "wss://gateway/ws"
+GATEWAY_TOKEN = "<jwt>"
+TESTNET_KEY, TESTNET_SECRET = "<TESTNET_KEY>", "<TESTNET_SECRET>"
+
+
+@pytest.fixture(scope="module")
+def broker() -> Iterator[BrokerServer]:
+    with BrokerServer(prices={"BTC/USDT": 50000}) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    with Gateway(token=GATEWAY_TOKEN) as server:
+        yield server
+
+
+def venue_for(block: str) -> AbstractContextManager[object]:
+    """Recorded Binance answers for blocks that trade through ccxt with testnet keys."""
+    if TESTNET_KEY in block:
+        return binance_spot_and_usdm(api_key=TESTNET_KEY, secret=TESTNET_SECRET)
+    return nullcontext()
+
+
 @pytest.mark.parametrize("doc", sorted(p.name for p in DOCS.glob("*.md")))
-def test_python_blocks_run(doc: str) -> None:
+def test_python_blocks_run(doc: str, broker: BrokerServer, gateway: Gateway) -> None:
     namespace: dict[str, object] = {"__name__": f"docs.{doc}"}
-    for number, block in enumerate(python_blocks(DOCS / doc), 1):
-        code = compile(block, f"docs/{doc} (python block {number})", "exec")
-        exec(code, namespace)  # running our own documentation is the point
+    Runner.reset()
+    try:
+        for number, block in enumerate(python_blocks(DOCS / doc), 1):
+            code = block.replace(BROKER_URL, broker.url).replace(GATEWAY_URL, gateway.url)
+            compiled = compile(code, f"docs/{doc} (python block {number})", "exec")
+            with venue_for(block):
+                exec(compiled, namespace)  # running our own documentation is the point
+    finally:
+        Runner.reset()
 
 
 def test_configuration_reference_is_current() -> None:

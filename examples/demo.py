@@ -1,36 +1,118 @@
-"""``make demo``: the dry-run/live switch strategy on the embedded, offline connectors.
+"""``make demo``: the dry-run/live switch strategy, offline, in both domains.
 
-Part 1 runs it in the ``dryrun`` domain: fake paper broker, fake feed, a scripted
-market that lifts the price through the take-profit so the stop-loss is cancelled.
+1. ``dryrun``: fake paper broker and fake feed; a scripted market lifts the price
+   through the take-profit, so the stop-loss is cancelled inside the engine.
+2. ``live``: the same strategy and the same ``examples/qmtl.yml``, its URLs pointed at
+   embedded loopback servers: the HTTP reference broker (orders) and the local
+   WebSocket gateway (prices). On the way, the broker accepts the entry order but its
+   answer is lost (a 502), and the gateway drops the feed's connection; the client
+   finds the order instead of sending it twice, and the feed reconnects.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+import time
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+
+from qmtl_core import OcoResult, load_connectors
+from qmtl_plugin_http.server import BrokerServer
+from qmtl_plugin_websocket.gateway import Gateway
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE / "strategies"))
 
-from dryrun_live_switch_strategy import Settings, run_dryrun  # noqa: E402
+from dryrun_live_switch_strategy import (  # noqa: E402
+    DryrunLiveSwitchStrategy,
+    Settings,
+    run_dryrun,
+)
+
+PRICES = [Decimal(p) for p in ("50000", "50400", "50800", "51050")]
+TOKEN = "demo-gateway-token"
 
 
 def banner(text: str) -> None:
-    print(f"\n=== {text} ===")
+    print(f"\n=== {text} ===", flush=True)
+
+
+async def until(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"demo: {what} did not happen within {timeout}s")
+        await asyncio.sleep(0.01)
+
+
+def live_config(broker: BrokerServer, gateway: Gateway) -> dict[str, Any]:
+    """examples/qmtl.yml with its URLs pointed at the embedded servers."""
+    section = dict(YAML(typ="safe").load((HERE / "qmtl.yml").read_text())["connectors"])
+    section["broker_url"] = broker.url
+    del section["ws_url"]
+    section["feed"] = {
+        "name": "websocket",
+        "url": gateway.url,
+        "token": TOKEN,
+        "subscribe": [{"op": "subscribe", "channel": "prices", "symbol": Settings.symbol}],
+    }
+    return {"connectors": section}
+
+
+async def run_live(settings: Settings) -> tuple[OcoResult, int]:
+    with (
+        BrokerServer(prices={settings.symbol: PRICES[0]}) as broker,
+        Gateway(token=TOKEN) as gateway,
+    ):
+        connectors = load_connectors(live_config(broker, gateway))
+        print(f"config: {connectors.config.dump()}")
+        strategy = DryrunLiveSwitchStrategy(connectors, settings)
+        print("fault 1: the broker will accept the entry order and then answer 502")
+        broker.faults.fail_next(1, 502, method="POST", accept=True)
+        await strategy.feed.start()
+        try:
+            for number, price in enumerate(PRICES, 1):
+                broker.set_price(settings.symbol, price)
+                gateway.push_price(settings.symbol, price)
+                await until(lambda n=number: strategy.ticks >= n, f"tick {number}")
+                if number == 1:
+                    await until(strategy.bracket_placed.is_set, "the OCO bracket")
+                if number == 2:
+                    print("fault 2: the gateway drops the feed's connection")
+                    gateway.drop_connections()
+                    await until(lambda: strategy.reconnects == 1, "the feed reconnecting")
+            result = await asyncio.to_thread(strategy.settle, 10.0)
+        finally:
+            await strategy.feed.stop()
+        posts = len(broker.seen("POST"))
+        print(f"broker saw {posts} order POSTs; the lost answer was found by a lookup, not re-sent")
+        return result, broker.order_count
 
 
 def main() -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keep order with log lines
     settings = Settings()
     banner("dryrun: fake paper broker + fake feed (examples/qmtl.yml, domain overridden)")
-    prices = [Decimal(p) for p in ("50000", "50400", "50800", "51050")]
-    result = asyncio.run(run_dryrun(str(HERE / "qmtl.yml"), settings, prices))
-    if result.filled is None or result.canceled is None or result.both_filled:
-        print("demo FAILED: the OCO pair did not settle as one fill and one cancel")
-        return 1
-    print("\ndemo OK")
-    return 0
+    dry = asyncio.run(run_dryrun(str(HERE / "qmtl.yml"), settings, PRICES))
+
+    banner("live: HTTP reference broker + WebSocket gateway on 127.0.0.1")
+    live, orders_at_broker = asyncio.run(run_live(settings))
+    print(f"broker holds {orders_at_broker} orders for the 3 the strategy placed (entry, TP, SL)")
+
+    ok = (
+        all(
+            r.filled is not None and r.canceled is not None and not r.both_filled
+            for r in (dry, live)
+        )
+        and orders_at_broker == 3
+    )
+    print("\ndemo OK" if ok else "\ndemo FAILED")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -61,4 +61,11 @@ def test_demo_tells_the_oco_story_end_to_end() -> None:
     assert "[dryrun] entry" in dryrun and "filled" in dryrun
     assert "[dryrun] OCO    take-profit" in dryrun
     assert "OCO done:" in dryrun and "cancelled" in dryrun
+    live = out[out.index("=== live") :]
+    assert "[live] entry" in live and "(manual)" in live
+    assert "[live] feed reconnected" in live
+    assert "[live] OCO done:" in live
+    assert "broker saw 3 order POSTs" in live
+    assert "broker holds 3 orders for the 3 the strategy placed" in live
+    assert "kind=retried" in done.stderr and "502" in done.stderr
     assert "demo OK" in out

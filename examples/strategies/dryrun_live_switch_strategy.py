@@ -32,7 +32,7 @@ class Settings:
 
 def _describe(ack: OrderAck) -> str:
     price = f" @ {ack.average_price}" if ack.average_price is not None else ""
-    return f"{ack.id:<10} {ack.status.value:<9} filled {ack.filled_quantity}{price}"
+    return f"{ack.id:<8} {ack.status.value:<9} qty filled {ack.filled_quantity}{price}"
 
 
 class DryrunLiveSwitchStrategy:
@@ -47,12 +47,13 @@ class DryrunLiveSwitchStrategy:
         self.settings = settings or Settings()
         self.domain = connectors.execution_domain
         self.broker = connectors.brokerage
-        self.feed = connectors.feed(on_message=self.on_message)
+        self.feed = connectors.feed(on_message=self.on_message, on_reconnect=self.on_reconnect)
         self.log = log
         self.entry: OrderAck | None = None
         self.oco: OCOOrder | None = None
         self.last_price: Decimal | None = None
         self.ticks = 0
+        self.reconnects = 0
         self.bracket_placed = asyncio.Event()
 
     async def on_message(self, event: dict[str, Any]) -> None:
@@ -63,6 +64,14 @@ class DryrunLiveSwitchStrategy:
         self.log(f"[{self.domain}] tick   {self.settings.symbol} {self.last_price}")
         if self.entry is None:
             await asyncio.to_thread(self._enter)
+
+    async def on_reconnect(self) -> None:
+        """Ticks may have been missed while the feed was down: re-read the bracket."""
+        self.reconnects += 1
+        self.log(f"[{self.domain}] feed reconnected: reconciling open orders")
+        for leg in self.oco.legs or () if self.oco is not None else ():
+            current = await asyncio.to_thread(self.broker.poll_order_status, leg)
+            self.log(f"[{self.domain}]   reconciled {_describe(current)}")
 
     def _enter(self) -> None:
         s = self.settings

@@ -190,6 +190,27 @@ def _closest(word: str, choices: tuple[str, ...]) -> str | None:
     return match[0] if match else None
 
 
+_NEEDS_LIMIT = frozenset({OrderType.LIMIT, OrderType.STOP_LIMIT})
+_NEEDS_STOP = frozenset({OrderType.STOP, OrderType.STOP_LIMIT})
+
+
+def _price(
+    d: Mapping[str, Any],
+    name: str,
+    order_type: OrderType,
+    needed_by: frozenset[OrderType],
+    hint: str,
+) -> Decimal | None:
+    """A price field that ``needed_by`` order types require and the others must not carry."""
+    if _present(d, name):
+        if order_type not in needed_by:
+            raise OrderValidationError(name, d[name], f"not allowed on a {order_type.value} order")
+        return _positive(name, d[name])
+    if order_type in needed_by:
+        raise OrderValidationError(name, None, f"required for {order_type.value} orders{hint}")
+    return None
+
+
 def validate_order(
     data: Mapping[str, Any] | Order,
     *,
@@ -227,29 +248,8 @@ def validate_order(
         raise OrderValidationError("quantity", d.get("quantity"), "required (alias 'amount')")
     quantity = _positive("quantity", d["quantity"])
 
-    needs_limit = order_type in (OrderType.LIMIT, OrderType.STOP_LIMIT)
-    limit_price = None
-    if _present(d, "limit_price"):
-        if not needs_limit:
-            raise OrderValidationError(
-                "limit_price", d["limit_price"], f"not allowed on a {order_type.value} order"
-            )
-        limit_price = _positive("limit_price", d["limit_price"])
-    elif needs_limit:
-        raise OrderValidationError(
-            "limit_price", None, f"required for {order_type.value} orders (alias 'price')"
-        )
-
-    needs_stop = order_type in (OrderType.STOP, OrderType.STOP_LIMIT)
-    stop_price = None
-    if _present(d, "stop_price"):
-        if not needs_stop:
-            raise OrderValidationError(
-                "stop_price", d["stop_price"], f"not allowed on a {order_type.value} order"
-            )
-        stop_price = _positive("stop_price", d["stop_price"])
-    elif needs_stop:
-        raise OrderValidationError("stop_price", None, f"required for {order_type.value} orders")
+    limit_price = _price(d, "limit_price", order_type, _NEEDS_LIMIT, " (alias 'price')")
+    stop_price = _price(d, "stop_price", order_type, _NEEDS_STOP, "")
 
     tif = None
     if _present(d, "time_in_force"):

@@ -89,9 +89,25 @@ class _Stream:
 
 
 @dataclass(eq=False)
+class _Barrier:
+    """Queued behind published frames: ``done`` resolves once every writer passed it."""
+
+    pending: int
+    done: concurrent.futures.Future[None]
+
+    def passed(self) -> None:
+        self.pending -= 1
+        if self.pending <= 0 and not self.done.done():
+            self.done.set_result(None)
+
+
+_Item = _Frame | _Stream | _Barrier
+
+
+@dataclass(eq=False)
 class _Peer:
     connection: ServerConnection
-    outbox: asyncio.Queue[_Frame | _Stream] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[_Item] = field(default_factory=asyncio.Queue)
     silenced: bool = False
 
 
@@ -99,7 +115,8 @@ class Gateway:
     """``with Gateway(token="t") as gw:`` (or ``async with``) serves on ``gw.url``.
 
     After a client connects, :meth:`wait_for_connections`; then push with
-    :meth:`broadcast`, :meth:`push_price`, :meth:`stream` and :meth:`send_raw`;
+    :meth:`broadcast`, :meth:`publish` (awaits TCP), :meth:`push_price`, :meth:`stream`
+    and :meth:`send_raw`;
     inject faults with :meth:`drop_connections`, :meth:`silence`,
     :meth:`refuse_handshakes` and :meth:`stall_handshakes`; read the counters
     ``connections``, ``open_connections``, ``pending_handshakes``, ``messages_sent``,
@@ -210,6 +227,17 @@ class Gateway:
         """Send each event (a mapping as JSON, text as is) to every open connection."""
         frames = [_Frame(e if isinstance(e, str) else json.dumps(e), True) for e in events]
         self._post(self._enqueue, frames)
+
+    async def publish(self, *events: dict[str, Any] | str) -> None:
+        """:meth:`broadcast`, returning once every open connection's socket took the events.
+
+        A producer that awaits this is held back by a client that does not read, as a
+        real gateway's would be; call it from any event loop but the gateway's own.
+        """
+        frames = [_Frame(e if isinstance(e, str) else json.dumps(e), True) for e in events]
+        done: concurrent.futures.Future[None] = concurrent.futures.Future()
+        self._post(self._enqueue_until_sent, frames, done)
+        await asyncio.wrap_future(done)
 
     def push_price(self, symbol: str, price: Decimal | float | str, **extra: Any) -> None:
         """Broadcast ``{"event": "price", "symbol": ..., "price": "<text>", ...}``."""
@@ -342,6 +370,10 @@ class Gateway:
                 self._peers_changed.notify_all()
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
+            while not peer.outbox.empty():  # release publishers waiting on this connection
+                item = peer.outbox.get_nowait()
+                if isinstance(item, _Barrier):
+                    item.passed()
 
     def _on_client_message(self, peer: _Peer, message: str | bytes) -> None:
         try:
@@ -353,15 +385,28 @@ class Gateway:
             echo = {"event": "subscribed", **{k: v for k, v in parsed.items() if k != "op"}}
             peer.outbox.put_nowait(_Frame(json.dumps(echo), True))
 
-    def _enqueue(self, items: list[_Frame | _Stream]) -> None:
+    def _enqueue(self, items: list[_Frame] | list[_Stream]) -> None:
         for peer in self._peers:
             for item in items:
                 peer.outbox.put_nowait(item)
+
+    def _enqueue_until_sent(
+        self, frames: list[_Frame], done: concurrent.futures.Future[None]
+    ) -> None:
+        barrier = _Barrier(len(self._peers), done)
+        self._enqueue(frames)
+        for peer in self._peers:
+            peer.outbox.put_nowait(barrier)
+        if not self._peers:
+            barrier.passed()
 
     async def _write(self, peer: _Peer) -> None:
         try:
             while True:
                 item = await peer.outbox.get()
+                if isinstance(item, _Barrier):
+                    item.passed()
+                    continue
                 if peer.silenced:
                     continue
                 if isinstance(item, _Stream):

@@ -86,10 +86,10 @@ def test_urls_in_messages_hide_user_info_and_query() -> None:
 
 
 def test_a_quiet_peer_that_answers_pings_stays_connected(gateway: Gateway) -> None:
-    # Eight pings take longer than the receive timeout: only the pongs keep it open.
-    with WebSocketClient(gateway.url, token=TOKEN, ping_interval=0.05, recv_timeout=0.25) as client:
+    # Four pings take longer than the receive timeout: only the pongs keep it open.
+    with WebSocketClient(gateway.url, token=TOKEN, ping_interval=0.2, recv_timeout=0.5) as client:
         reader = Background(client.receive)
-        wait_for(lambda: client.pings_sent >= 8)
+        wait_for(lambda: client.pings_sent >= 4)
         gateway.push_price("BTC/USDT", "1")
         reader.join(timeout=5)
     assert reader.error is None

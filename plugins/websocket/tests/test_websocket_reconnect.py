@@ -102,10 +102,10 @@ def test_a_silent_peer_is_detected_within_the_receive_timeout(
         feed = WebSocketFeed(gateway.url, on_message=on_msg, token=TOKEN, ping_interval=30)
         # Lowered after the feed was built: the setting is read when it is needed.
         monkeypatch.setattr(runtime, "WS_RECV_TIMEOUT_SECONDS", recv_timeout)
+        began = time.monotonic()  # the feed's quiet clock starts after this, at connect
         async with feed:
             gateway.wait_for_connections()
             gateway.silence()
-            began = time.monotonic()
             await until(lambda: feed.stats.reconnects == 1, timeout=recv_timeout + DETECTION_MARGIN)
             assert time.monotonic() - began >= recv_timeout
             await reconnected(feed, gateway, 1)

@@ -127,10 +127,6 @@ class WebSocketClient:
     def __repr__(self) -> str:
         return f"WebSocketClient({display_url(self.url)!r}, phase={self.phase!r})"
 
-    @property
-    def connected(self) -> bool:
-        return self._ws is not None and bool(self._ws.connected)
-
     def connect(self) -> None:
         """Open the connection; ``FeedAuthenticationError`` on 401/403, else ``FeedError``."""
         timeout = (

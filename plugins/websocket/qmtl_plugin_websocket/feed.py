@@ -23,7 +23,7 @@ from qmtl_core.events import emit_feed_event
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
 from qmtl_core.redaction import Secret
 from qmtl_plugin_websocket import validation
-from qmtl_plugin_websocket.client import WebSocketClient, display_url
+from qmtl_plugin_websocket.client import WebSocketClient, display_url, parse_url
 from qmtl_plugin_websocket.handoff import Handoff
 from qmtl_plugin_websocket.outage import Outage, was_healthy
 
@@ -151,7 +151,7 @@ class WebSocketFeed:
         self._backoff = validation.positive("backoff", backoff)
         self._max_backoff = validation.positive("max_backoff", max_backoff)
         self._healthy_after = validation.positive("healthy_after", healthy_after)
-        WebSocketClient(url)  # validates the URL now, not on the reader thread
+        parse_url(url)  # a bad URL fails here, not later on the reader thread
         self._where = display_url(url)
         self.state = "new"
         self.error: FeedError | None = None

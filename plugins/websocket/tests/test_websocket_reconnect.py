@@ -125,7 +125,7 @@ def test_a_missing_pong_forces_a_reconnect(gateway: Gateway) -> None:
         ) as feed:
             gateway.wait_for_connections()
             gateway.silence()
-            await until(lambda: feed.stats.reconnects == 1, timeout=0.2 + DETECTION_MARGIN)
+            await until(lambda: feed.stats.reconnects >= 1, timeout=0.2 + DETECTION_MARGIN)
 
     run(scenario())
 

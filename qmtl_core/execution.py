@@ -49,7 +49,8 @@ class RetryPolicy:
         base = self.backoff if self.backoff is not None else runtime.BACKOFF_INITIAL_SECONDS
         cap = self.max_backoff if self.max_backoff is not None else runtime.BACKOFF_MAX_SECONDS
         jitter = self.jitter if self.jitter is not None else runtime.BACKOFF_JITTER
-        delay = float(min(cap, base * (2 ** (retry_number - 1))))
+        # Past 2**62 every base is over any cap; a larger power would overflow a float.
+        delay = float(min(cap, base * 2.0 ** min(retry_number - 1, 62)))
         delay *= 1 + random.uniform(-jitter, jitter)
         if retry_after is not None:
             delay = max(delay, retry_after)

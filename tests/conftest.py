@@ -5,23 +5,12 @@ from __future__ import annotations
 
 import sys
 import textwrap
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from qmtl_core import Runner
-from qmtl_core.registry import default_registry
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, interval: float = 0.01) -> None:
-    """Poll ``predicate`` until it is true; fail the test at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
-        time.sleep(interval)
 
 
 @pytest.fixture(autouse=True)
@@ -62,10 +51,3 @@ def make_dist(site_dir: Path) -> DistMaker:
         (info / "entry_points.txt").write_text(f"[qmtl.connectors]\n{lines}\n")
 
     return make
-
-
-@pytest.fixture
-def reset_default_registry() -> Iterator[None]:
-    default_registry.cache_clear()
-    yield
-    default_registry.cache_clear()

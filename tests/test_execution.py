@@ -140,6 +140,7 @@ def test_retry_after_is_a_floor_and_too_long_gives_up(monkeypatch: pytest.Monkey
 def test_backoff_grows_is_capped_and_jittered() -> None:
     policy = RetryPolicy(max_retries=5, backoff=0.1, max_backoff=0.3, jitter=0.0)
     assert [policy.delay(n) for n in (1, 2, 3, 4)] == [0.1, 0.2, 0.3, 0.3]
+    assert policy.delay(5000) == 0.3  # a long outage never overflows the exponent
     jittered = {RetryPolicy(backoff=0.1, jitter=0.5).delay(1) for _ in range(50)}
     assert len(jittered) > 1 and all(0.05 <= d <= 0.15 for d in jittered)
 

@@ -12,7 +12,13 @@ from __future__ import annotations
 
 from qmtl_core.testing.brokerage_suite import BrokerageConformance
 from qmtl_core.testing.feed_suite import FeedConformance
-from qmtl_core.testing.harness import BrokerageFault, FeedHarness, VenueHarness, wait_until
+from qmtl_core.testing.harness import (
+    BrokerageFault,
+    FeedHarness,
+    VenueHarness,
+    until,
+    wait_until,
+)
 
 __all__ = [
     "BrokerageConformance",
@@ -20,5 +26,6 @@ __all__ = [
     "FeedConformance",
     "FeedHarness",
     "VenueHarness",
+    "until",
     "wait_until",
 ]

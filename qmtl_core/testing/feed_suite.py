@@ -14,24 +14,13 @@ from typing import Any
 
 import pytest
 
-from qmtl_core.testing.harness import FeedHarness
+from qmtl_core.testing.harness import FeedHarness, until
 
 Scenario = Callable[[], Awaitable[None]]
 
 
 def run(scenario: Scenario, timeout: float = 20.0) -> None:
     asyncio.run(asyncio.wait_for(scenario(), timeout))
-
-
-async def until(
-    predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
-) -> None:
-    """Yield to the loop until ``predicate`` holds; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} not reached within {timeout}s")
-        await asyncio.sleep(0.005)
 
 
 class FeedConformance:

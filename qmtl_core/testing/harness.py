@@ -7,6 +7,8 @@ order count, its price, the faults it can inject).
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Literal, Protocol
@@ -67,9 +69,21 @@ class FeedHarness(Protocol):
 def wait_until(
     predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
 ) -> None:
-    """Poll ``predicate`` until true, failing with ``what`` at the deadline (no bare sleeps)."""
+    """Poll ``predicate`` until it holds; fail with ``what`` at the deadline."""
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not reached within {timeout}s")
+        pause.wait(0.002)
+
+
+async def until(
+    predicate: Callable[[], bool], timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """:func:`wait_until` for coroutines: the event loop keeps running while it polls."""
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} not reached within {timeout}s")
-        time.sleep(0.005)
+        await asyncio.sleep(0.002)

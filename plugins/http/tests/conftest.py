@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -30,16 +28,6 @@ def limit(side: str, price: float, quantity: str = "0.01", **extra: Any) -> dict
         "limit_price": price,
         **extra,
     }
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Return once ``predicate()`` holds; fail the test if it does not within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        pause.wait(0.005)
 
 
 @pytest.fixture

@@ -9,11 +9,12 @@ import pytest
 import requests
 
 from qmtl_core import OrderStatus, TransientError, runtime
+from qmtl_core.testing import wait_until as wait_for
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.faults import Fault
 from qmtl_plugin_http.server import BrokerServer
 
-from .conftest import PRICE, limit, market, wait_for
+from .conftest import PRICE, limit, market
 
 
 def post(broker: BrokerServer, body: Any, key: str | None = None) -> requests.Response:

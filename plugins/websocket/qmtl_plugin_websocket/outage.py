@@ -38,8 +38,7 @@ class Outage:
             backoff=initial if initial is not None else runtime.WS_BACKOFF_INITIAL_SECONDS,
             max_backoff=cap if cap is not None else runtime.WS_BACKOFF_MAX_SECONDS,
         )
-        # The cap is reached long before 2**32; a larger exponent would overflow a float.
-        delay = policy.delay(min(self.attempts, 32))
+        delay = policy.delay(self.attempts)
         if self.max_total_time is not None and self.elapsed + delay > self.max_total_time:
             return None
         return delay

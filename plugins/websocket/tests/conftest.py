@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterator
 from typing import Any, TypeVar
 
@@ -20,25 +19,6 @@ SCENARIO_TIMEOUT = 30.0
 T = TypeVar("T")
 
 Messages = list[dict[str, Any]]
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """Return once ``predicate()`` holds; fail the test if it does not within ``timeout``."""
-    deadline = time.monotonic() + timeout
-    pause = threading.Event()
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        pause.wait(0.002)
-
-
-async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
-    """``wait_for`` for coroutines: polls while the event loop keeps running."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            pytest.fail(f"condition not met within {timeout}s")
-        await asyncio.sleep(0.002)
 
 
 def run(scenario: Coroutine[Any, Any, T]) -> T:

@@ -6,10 +6,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, run, until
+from .conftest import TOKEN, run
 
 QUEUE_SIZE = 50
 COUNT = 30_000

@@ -11,10 +11,11 @@ import pytest
 
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
 from qmtl_core.redaction import Secret
+from qmtl_core.testing import wait_until as wait_for
 from qmtl_plugin_websocket.client import WebSocketClient, display_url
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, Background, wait_for
+from .conftest import TOKEN, Background
 
 ABORT_DEADLINE = 1.0
 

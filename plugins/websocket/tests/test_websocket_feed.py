@@ -13,10 +13,11 @@ import pytest
 from qmtl_core import WebSocketFeed as RootWebSocketFeed
 from qmtl_core.errors import ConfigError
 from qmtl_core.feeds import LiveDataFeed
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run, until
+from .conftest import TOKEN, collector, run
 
 STREAM = 5000
 

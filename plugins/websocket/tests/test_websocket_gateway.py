@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, run, until
+from .conftest import TOKEN, run
 
 PADDED = {"event": "price", "pad": "x" * 100_000}
 

@@ -12,10 +12,11 @@ import pytest
 
 from qmtl_core import runtime
 from qmtl_core.errors import FeedAuthenticationError, FeedError
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run, seqs, until
+from .conftest import TOKEN, collector, run, seqs
 
 SUBSCRIBE = {"op": "subscribe", "channel": "prices"}
 SUBSCRIBED = {"event": "subscribed", "channel": "prices"}

@@ -17,11 +17,12 @@ import qmtl_core
 from qmtl_core.config import load_connectors
 from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.registry import default_registry
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run, until
+from .conftest import TOKEN, collector, run
 
 HEAVY = (
     "websocket",

@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 
 from qmtl_core.errors import FeedError
+from qmtl_core.testing import until
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run, until
+from .conftest import TOKEN, collector, run
 
 STOP_DEADLINE = 1.0
 Setup = Callable[[Gateway, str], Awaitable[tuple[WebSocketFeed, "asyncio.Task[None] | None"]]]

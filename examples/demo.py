@@ -75,6 +75,7 @@ async def run_live(settings: Settings) -> tuple[OcoResult, int]:
         print("fault 1: the broker will accept the entry order and then answer 502")
         broker.faults.fail_next(1, 502, method="POST", accept=True)
         await strategy.feed.start()
+        await asyncio.to_thread(gateway.wait_for_connections)
         try:
             for number, price in enumerate(PRICES, 1):
                 broker.set_price(settings.symbol, price)

@@ -8,12 +8,14 @@ from collections.abc import Iterator
 
 import pytest
 
-from qmtl_core.errors import OrderNotCancelable
+from qmtl_core.errors import OrderNotCancelable, OrderStatusUnknown
 from qmtl_core.events import FeedEvent, OrderEvent
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import default_registry
 from qmtl_plugin_fake.brokerage import FakeBrokerageClient
 from qmtl_plugin_fake.feed import FakeLiveDataFeed
+from qmtl_plugin_http.client import HttpBrokerageClient
+from qmtl_plugin_http.server import BrokerServer
 
 
 class Recorder:
@@ -114,3 +116,23 @@ def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureF
         line.startswith("order_event kind=acknowledged") and "status='filled'" in line
         for line in lines
     )
+
+
+def test_retries_and_unknown_outcomes_are_observed_over_http(recorder: Recorder) -> None:
+    order = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": "0.01"}
+    with BrokerServer(prices={"BTC/USDT": 50000}) as server:
+        client = HttpBrokerageClient(server.url, max_retries=2, backoff=0.01)
+        server.faults.fail_next(1, 502, method="POST", accept=True)
+        client.post_order({**order, "client_order_id": "h-1"})
+        server.faults.fail_next(10, 503)  # every POST and every lookup fails
+        with pytest.raises(OrderStatusUnknown):
+            client.post_order({**order, "client_order_id": "h-2"})
+    kinds = {
+        coid: [e.kind for e in recorder.events if getattr(e, "client_order_id", None) == coid]
+        for coid in ("h-1", "h-2")
+    }
+    assert kinds["h-1"] == ["validated", "sent", "retried", "acknowledged"]
+    assert kinds["h-2"] == ["validated", "sent", "retried", "retried", "unknown"]
+    retried = next(e for e in recorder.events if e.kind == "retried")
+    assert "502" in retried.data["reason"] and retried.data["attempt"] == 1
+    assert server.order_count == 1

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay, binance_usdm
+from qmtl_plugin_ccxt_spot.testing import client_factory
 
 API_KEY = "usdm-test-key-Hc53pLwQ8rTzN1aB"
 SECRET = "usdm-test-secret-Kd90sYvM2xGe7uJf"
@@ -24,15 +24,4 @@ def venue() -> Iterator[BinanceUsdmReplay]:
 @pytest.fixture
 def make(venue: BinanceUsdmReplay) -> Callable[..., FuturesCcxtBrokerageClient]:
     """A demo-trading client of the recorded venue; keyword arguments override defaults."""
-
-    def make(**options: Any) -> FuturesCcxtBrokerageClient:
-        defaults: dict[str, Any] = {
-            "apiKey": API_KEY,
-            "secret": SECRET,
-            "sandbox": True,
-            "enableRateLimit": False,
-            "backoff": 0.01,
-        }
-        return FuturesCcxtBrokerageClient("binanceusdm", **{**defaults, **options})
-
-    return make
+    return client_factory(FuturesCcxtBrokerageClient, "binanceusdm", API_KEY, SECRET)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -15,6 +14,7 @@ from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay
 from qmtl_plugin_ccxt_spot.fees import clear_fee_cache, make_ccxt_brokerage
+from qmtl_plugin_ccxt_spot.testing import live_qmtl_yml
 
 ORDER = {"symbol": "BTC/USDT", "side": "BUY", "type": "limit", "quantity": "0.01"}
 
@@ -47,24 +47,16 @@ def test_futures_options_are_validated_by_the_schema() -> None:
 def test_qmtl_yml_live_and_dryrun(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, venue: BinanceUsdmReplay
 ) -> None:
-    monkeypatch.setenv("BINANCE_DEMO_KEY", venue.api_key)
-    monkeypatch.setenv("BINANCE_DEMO_SECRET", venue.secret)
-    config = tmp_path / "qmtl.yml"
-    config.write_text(
-        textwrap.dedent(
-            """\
-            connectors:
-              execution_domain: live
-              brokerage:
-                name: ccxt-futures
-                exchange: binanceusdm
-                sandbox: true
-                api_key: ${BINANCE_DEMO_KEY}
-                secret: ${BINANCE_DEMO_SECRET}
-                leverage: 5
-                enableRateLimit: false
-            """
-        )
+    config = live_qmtl_yml(
+        tmp_path,
+        monkeypatch,
+        venue,
+        ("BINANCE_DEMO_KEY", "BINANCE_DEMO_SECRET"),
+        name="ccxt-futures",
+        exchange="binanceusdm",
+        sandbox=True,
+        leverage=5,
+        enableRateLimit=False,
     )
     connectors = load_connectors(config)
     assert venue.secret not in repr(connectors)

@@ -6,19 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from qmtl_core.testing import BrokerageConformance
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
-from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay
 from qmtl_plugin_ccxt_spot.recorded import ReplayHarness
+from qmtl_plugin_ccxt_spot.testing import RecordedConformance
 
 
-class TestCcxtFuturesConformance(BrokerageConformance):
+class TestCcxtFuturesConformance(RecordedConformance):
     @pytest.fixture
-    def venue(self, venue: BinanceUsdmReplay) -> ReplayHarness:  # type: ignore[override]
-        return ReplayHarness(venue)
-
-    @pytest.fixture
-    def brokerage(  # type: ignore[override]
+    def brokerage(
         self, venue: ReplayHarness, make: Callable[..., FuturesCcxtBrokerageClient]
     ) -> FuturesCcxtBrokerageClient:
         return make(leverage=3, margin_mode="cross")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
+
+from qmtl_plugin_ccxt_spot.testing import run_script
 
 DEMO = (
     Path(__file__).resolve().parents[3]
@@ -14,20 +13,8 @@ DEMO = (
 KEYS = ("BINANCE_DEMO_KEY", "BINANCE_DEMO_SECRET")
 
 
-def run_demo(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in KEYS}
-    return subprocess.run(
-        [sys.executable, str(DEMO), *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=False,
-    )
-
-
 def test_offline_demo_runs_the_whole_flow() -> None:
-    result = run_demo("--offline")
+    result = run_script(DEMO, "--offline", unset=KEYS)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0] == (
@@ -41,7 +28,7 @@ def test_offline_demo_runs_the_whole_flow() -> None:
 
 
 def test_real_mode_refuses_to_start_without_keys() -> None:
-    result = run_demo()
+    result = run_script(DEMO, unset=KEYS)
     assert result.returncode == 2
     assert "refusing to run: set BINANCE_DEMO_KEY and BINANCE_DEMO_SECRET" in result.stderr
     assert result.stdout == ""

@@ -12,15 +12,10 @@ from qmtl_core.errors import ConfigError, OrderRejected, OrderValidationError
 from qmtl_core.orders import OrderStatus
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay
+from qmtl_plugin_ccxt_spot.testing import SEED_ORDER as SPOT_SEED_ORDER
 
 Make = Callable[..., FuturesCcxtBrokerageClient]
-SEED_ORDER = {
-    "symbol": "BTC/USDT",
-    "side": "BUY",
-    "type": "limit",
-    "quantity": 0.001,
-    "limit_price": 10000.0,
-    "time_in_force": "GTC",
+SEED_ORDER = SPOT_SEED_ORDER | {
     "reduce_only": False,
     "position_side": "LONG",  # requires hedge_mode=True
     "leverage": 10,  # optional per-order adjustment
@@ -233,7 +228,7 @@ def test_positions_are_normalised(make: Make, venue: BinanceUsdmReplay) -> None:
     positions = {p.position_side: p for p in client.positions()}
     assert set(positions) == {"LONG", "SHORT"}
     long, short = positions["LONG"], positions["SHORT"]
-    assert (long.side, long.quantity, long.entry_price) == ("long", Decimal("0.02"), 30000)
+    assert (long.side, long.quantity, long.entry_price) == ("long", Decimal("0.02"), Decimal(30000))
     assert (short.side, short.quantity) == ("short", Decimal("0.01"))
     assert long.unrealized_pnl == Decimal("20") and short.unrealized_pnl == Decimal("-10")
     assert long.symbol == "BTC/USDT:USDT" and long.margin_mode == "cross"

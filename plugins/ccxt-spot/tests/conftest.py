@@ -6,7 +6,6 @@ The credentials are distinctive strings so that tests can scan logs and errors f
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
 
@@ -15,6 +14,7 @@ from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
+from qmtl_plugin_ccxt_spot.testing import client_factory
 
 API_KEY = "spot-test-key-Zq81hXyW9mLpA2cD"
 SECRET = "spot-test-secret-Vb72kRtU0sNeF4gH"
@@ -30,18 +30,7 @@ def venue() -> Iterator[BinanceReplay]:
 @pytest.fixture
 def make_client(venue: BinanceReplay) -> Callable[..., CcxtBrokerageClient]:
     """Build a testnet client of the recorded venue; keyword arguments override defaults."""
-
-    def make(**options: Any) -> CcxtBrokerageClient:
-        defaults: dict[str, Any] = {
-            "apiKey": API_KEY,
-            "secret": SECRET,
-            "sandbox": True,
-            "enableRateLimit": False,
-            "backoff": 0.01,
-        }
-        return CcxtBrokerageClient("binance", **{**defaults, **options})
-
-    return make
+    return client_factory(CcxtBrokerageClient, "binance", API_KEY, SECRET)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,14 +18,7 @@ from qmtl_core.redaction import Secret
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-
-ORDER = {
-    "symbol": "BTC/USDT",
-    "side": "BUY",
-    "type": "limit",
-    "quantity": "0.001",
-    "limit_price": "10000",
-}
+from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER, live_qmtl_yml
 
 
 def test_seed_constructor_with_options(venue: BinanceReplay) -> None:
@@ -42,7 +34,7 @@ def test_seed_constructor_with_options(venue: BinanceReplay) -> None:
     assert client.exchange.options["recvWindow"] == 5000
     # The user's options merge over the connector's defaults instead of replacing them.
     assert client.exchange.options["fetchMarkets"]["types"] == ["spot"]
-    client.post_order(ORDER)
+    client.post_order(LIMIT_ORDER)
     assert venue.sent("POST", "order")[0].params["recvWindow"] == "5000"
 
 
@@ -72,7 +64,7 @@ def test_environment_decides_the_host(
 ) -> None:
     client = make_client(**{"sandbox": False, **options})
     assert client.environment == environment
-    client.post_order(ORDER)
+    client.post_order(LIMIT_ORDER)
     assert {r.host for r in venue.requests} == {host}
 
 
@@ -127,7 +119,7 @@ def test_a_ready_ccxt_instance_can_be_passed(venue: BinanceReplay) -> None:
     exchange = ccxt.binance({"apiKey": venue.api_key, "secret": venue.secret, "options": options})
     client = CcxtBrokerageClient(exchange, sandbox=True, backoff=0.01)
     assert client.exchange is exchange and client.environment == "sandbox"
-    assert client.post_order(ORDER).status.value == "new"
+    assert client.post_order(LIMIT_ORDER).status.value == "new"
     with pytest.raises(ConfigError, match="ready ccxt exchange"):
         CcxtBrokerageClient(ccxt.binance(), apiKey="a-key-1")
     with pytest.raises(ConfigError, match="synchronous"):
@@ -156,27 +148,19 @@ def test_registry_builds_the_client_with_aliases(venue: BinanceReplay) -> None:
 def test_qmtl_yml_with_environment_secrets(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, venue: BinanceReplay
 ) -> None:
-    monkeypatch.setenv("BINANCE_TESTNET_KEY", venue.api_key)
-    monkeypatch.setenv("BINANCE_TESTNET_SECRET", venue.secret)
-    config = tmp_path / "qmtl.yml"
-    config.write_text(
-        textwrap.dedent(
-            """\
-            connectors:
-              execution_domain: live
-              brokerage:
-                name: ccxt
-                exchange: binance
-                testnet: true
-                api_key: ${BINANCE_TESTNET_KEY}
-                secret: ${BINANCE_TESTNET_SECRET}
-                options: {defaultType: spot}
-            """
-        )
+    config = live_qmtl_yml(
+        tmp_path,
+        monkeypatch,
+        venue,
+        ("BINANCE_TESTNET_KEY", "BINANCE_TESTNET_SECRET"),
+        name="ccxt",
+        exchange="binance",
+        testnet=True,
+        options={"defaultType": "spot"},
     )
     connectors = load_connectors(config)
     assert venue.api_key not in repr(connectors) and venue.secret not in repr(connectors)
-    connectors.brokerage.post_order(ORDER)
+    connectors.brokerage.post_order(LIMIT_ORDER)
     assert venue.sent("POST", "order")[0].host == "testnet.binance.vision"
 
 

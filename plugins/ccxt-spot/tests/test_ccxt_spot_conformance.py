@@ -6,18 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from qmtl_core.testing import BrokerageConformance
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, ReplayHarness
+from qmtl_plugin_ccxt_spot.recorded import ReplayHarness
+from qmtl_plugin_ccxt_spot.testing import RecordedConformance
 
 
-class TestCcxtSpotConformance(BrokerageConformance):
+class TestCcxtSpotConformance(RecordedConformance):
     @pytest.fixture
-    def venue(self, venue: BinanceReplay) -> ReplayHarness:  # type: ignore[override]
-        return ReplayHarness(venue)
-
-    @pytest.fixture
-    def brokerage(  # type: ignore[override]
+    def brokerage(
         self, venue: ReplayHarness, make_client: Callable[..., CcxtBrokerageClient]
     ) -> CcxtBrokerageClient:
         return make_client()

@@ -17,16 +17,9 @@ from qmtl_core.errors import (
 from qmtl_core.orders import OrderStatus
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
+from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER
 
-ORDER = {
-    "symbol": "BTC/USDT",
-    "side": "BUY",
-    "type": "limit",
-    "quantity": "0.001",
-    "limit_price": "10000",
-    "time_in_force": "GTC",
-    "client_order_id": "fault-case-1",
-}
+ORDER = LIMIT_ORDER | {"time_in_force": "GTC", "client_order_id": "fault-case-1"}
 
 
 def test_create_times_out_but_the_order_landed(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 
 import pytest
@@ -12,15 +13,7 @@ from qmtl_core.oco import OCOOrder
 from qmtl_core.orders import OrderStatus
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-
-SEED_ORDER = {
-    "symbol": "BTC/USDT",
-    "side": "BUY",
-    "type": "limit",
-    "quantity": 0.001,
-    "limit_price": 10000.0,
-    "time_in_force": "GTC",
-}
+from qmtl_plugin_ccxt_spot.testing import SEED_ORDER
 
 
 def test_seed_limit_order_is_sent_signed_to_the_testnet(
@@ -151,7 +144,7 @@ def test_cancel_passes_the_symbol(client: CcxtBrokerageClient, venue: BinanceRep
 
 
 def test_cancel_an_order_this_client_never_saw_needs_its_symbol(
-    make_client: type[CcxtBrokerageClient], venue: BinanceReplay
+    make_client: Callable[..., CcxtBrokerageClient], venue: BinanceReplay
 ) -> None:
     ack = make_client().post_order(SEED_ORDER)
     restarted = make_client()
@@ -179,7 +172,7 @@ def test_cancel_of_an_unknown_order_is_not_found(
 
 
 def test_open_orders_after_a_restart_can_be_canceled(
-    make_client: type[CcxtBrokerageClient], venue: BinanceReplay
+    make_client: Callable[..., CcxtBrokerageClient], venue: BinanceReplay
 ) -> None:
     first = make_client()
     btc = first.post_order(SEED_ORDER)

@@ -11,14 +11,7 @@ from qmtl_core.errors import AuthenticationError, OrderRejected, OrderStatusUnkn
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-
-ORDER = {
-    "symbol": "BTC/USDT",
-    "side": "BUY",
-    "type": "limit",
-    "quantity": "0.001",
-    "limit_price": "10000",
-}
+from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER
 
 
 def test_full_session_with_failures_leaks_nothing(
@@ -29,7 +22,7 @@ def test_full_session_with_failures_leaks_nothing(
     caplog.set_level(logging.DEBUG)
     client = make_client(max_retries=1)
     errors: list[BaseException] = []
-    ack = client.post_order(ORDER)
+    ack = client.post_order(LIMIT_ORDER)
     client.poll_order_status(ack)
     client.open_orders()
     client.balance()
@@ -40,10 +33,10 @@ def test_full_session_with_failures_leaks_nothing(
     venue.fail_next("GET", "order", "internalError")
     for expected in (OrderRejected, OrderStatusUnknown):
         with pytest.raises(expected) as info:
-            client.post_order(ORDER)
+            client.post_order(LIMIT_ORDER)
         errors.append(info.value)
     with pytest.raises(AuthenticationError) as auth:
-        make_client(secret="wrong-secret-that-is-long").post_order(ORDER)
+        make_client(secret="wrong-secret-that-is-long").post_order(LIMIT_ORDER)
     errors.append(auth.value)
 
     # ccxt logged every request with its headers, the API key among them, redacted.
@@ -60,7 +53,7 @@ def test_verbose_ccxt_output_is_scrubbed(
     venue: BinanceReplay,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    make_client(verbose=True).post_order(ORDER)
+    make_client(verbose=True).post_order(LIMIT_ORDER)
     printed = capsys.readouterr().out
     assert "X-MBX-APIKEY" in printed
     assert venue.api_key not in printed and venue.secret not in printed

@@ -15,14 +15,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from decimal import Decimal
-from typing import Any, ClassVar
+from typing import Any
 
 import responses
 
 from qmtl_plugin_ccxt_spot.recorded import (
     BinanceReplay,
-    Handler,
     ReplayOrder,
+    Route,
     SeenRequest,
     VenueAnswer,
     replaying,
@@ -32,14 +32,11 @@ from qmtl_plugin_ccxt_spot.recorded import (
 class BinanceUsdmReplay(BinanceReplay):
     """Binance USD-M futures (``/fapi``), recorded."""
 
-    recording: ClassVar[str] = "binance_usdm"
-    package: ClassVar[str] = __name__
-    hosts: ClassVar[tuple[str, ...]] = (
-        "fapi.binance.com",
-        "testnet.binancefuture.com",
-        "demo-fapi.binance.com",
-    )
-    duplicate_error: ClassVar[str] = "duplicateClientOrderId"
+    recording = "binance_usdm"
+    package = __name__
+    hosts = ("fapi.binance.com", "testnet.binancefuture.com", "demo-fapi.binance.com")
+    duplicate_error = "duplicateClientOrderId"
+    prefix = "/fapi/v1"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -50,21 +47,14 @@ class BinanceUsdmReplay(BinanceReplay):
         #: (symbol, position side) -> (signed amount, entry price)
         self.positions: dict[tuple[str, str], tuple[Decimal, Decimal]] = {}
 
-    def routes(self) -> list[tuple[str, str, bool, Handler]]:
+    def product_routes(self) -> list[Route]:
         return [
-            ("GET", "/fapi/v1/exchangeInfo", False, self._exchange_info),
-            ("GET", "/fapi/v1/time", False, self._time),
-            ("POST", "/fapi/v1/order", True, self._create),
-            ("GET", "/fapi/v1/order", True, self._query),
-            ("DELETE", "/fapi/v1/order", True, self._cancel),
-            ("GET", "/fapi/v1/openOrders", True, self._open_orders),
             ("POST", "/fapi/v1/positionSide/dual", True, self._position_mode),
             ("POST", "/fapi/v1/marginType", True, self._margin_type),
             ("POST", "/fapi/v1/leverage", True, self._leverage),
             ("GET", "/fapi/v3/positionRisk", True, self._position_risk),
             ("GET", "/fapi/v1/leverageBracket", True, lambda _: self.data["leverageBracket"]),
             ("GET", "/fapi/v3/account", True, lambda _: self.data["account"]),
-            ("GET", "/fapi/v1/ticker/24hr", False, self._ticker),
         ]
 
     def leverage_of(self, symbol: str) -> int:

@@ -57,6 +57,8 @@ TRANSPORT_FAULTS: Mapping[str, Callable[[], Exception]] = {
 _UNMATCHED = "Connection refused by Responses"
 R = TypeVar("R", bound="BinanceReplay")
 Handler = Callable[["SeenRequest"], Any]
+#: (method, path, signed, handler)
+Route = tuple[str, str, bool, Handler]
 
 
 def load_recording(name: str, package: str = __name__) -> dict[str, Any]:
@@ -134,6 +136,8 @@ class BinanceReplay:
         "demo-api.binance.com",
     )
     duplicate_error: ClassVar[str] = "duplicateOrder"
+    #: Where the market, order and ticker endpoints every product shares live.
+    prefix: ClassVar[str] = "/api/v3"
 
     def __init__(
         self,
@@ -157,18 +161,23 @@ class BinanceReplay:
 
     # --- routes -------------------------------------------------------------------
 
-    def routes(self) -> list[tuple[str, str, bool, Handler]]:
+    def routes(self) -> list[Route]:
         """(method, path, signed, handler) for every endpoint served."""
+        p = self.prefix
         return [
-            ("GET", "/api/v3/exchangeInfo", False, self._exchange_info),
-            ("GET", "/api/v3/time", False, self._time),
-            ("POST", "/api/v3/order", True, self._create),
-            ("GET", "/api/v3/order", True, self._query),
-            ("DELETE", "/api/v3/order", True, self._cancel),
-            ("GET", "/api/v3/openOrders", True, self._open_orders),
-            ("GET", "/api/v3/account", True, lambda _: self.data["account"]),
-            ("GET", "/api/v3/ticker/24hr", False, self._ticker),
+            ("GET", f"{p}/exchangeInfo", False, self._exchange_info),
+            ("GET", f"{p}/time", False, self._time),
+            ("POST", f"{p}/order", True, self._create),
+            ("GET", f"{p}/order", True, self._query),
+            ("DELETE", f"{p}/order", True, self._cancel),
+            ("GET", f"{p}/openOrders", True, self._open_orders),
+            ("GET", f"{p}/ticker/24hr", False, self._ticker),
+            *self.product_routes(),
         ]
+
+    def product_routes(self) -> list[Route]:
+        """The endpoints only this product serves (spot: the account)."""
+        return [("GET", "/api/v3/account", True, lambda _: self.data["account"])]
 
     def install(self) -> None:
         hosts = "|".join(re.escape(h) for h in self.hosts)

@@ -4,6 +4,7 @@
   documents, so a stalled peer fails a test quickly.
 - The conformance suites get pytest's assertion rewriting, so a failing case shows
   the values involved.
+- The ``qmtl_events`` fixture records every order and feed event of a test.
 """
 
 from __future__ import annotations
@@ -11,13 +12,26 @@ from __future__ import annotations
 import pytest
 
 pytest.register_assert_rewrite(
-    "qmtl_core.testing.brokerage_suite", "qmtl_core.testing.feed_suite", "qmtl_core.testing.harness"
+    "qmtl_core.testing.brokerage_suite",
+    "qmtl_core.testing.feed_suite",
+    "qmtl_core.testing.harness",
+    "qmtl_core.testing.events",
 )
 
-from qmtl_core import runtime  # noqa: E402  (after the rewrite registration)
+from collections.abc import Iterator  # noqa: E402  (after the rewrite registration)
+
+from qmtl_core import runtime  # noqa: E402
+from qmtl_core.testing.events import EventRecorder, record_events  # noqa: E402
 
 TEST_HTTP_TIMEOUT_SECONDS = 1.5
 
 
 def pytest_configure(config: pytest.Config) -> None:
     runtime.HTTP_TIMEOUT_SECONDS = TEST_HTTP_TIMEOUT_SECONDS
+
+
+@pytest.fixture
+def qmtl_events() -> Iterator[EventRecorder]:
+    """Every order and feed event emitted during the test, in order."""
+    with record_events() as recorder:
+        yield recorder

@@ -4,31 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterator
 
 import pytest
 
 from qmtl_core.errors import OrderNotCancelable, OrderStatusUnknown
-from qmtl_core.events import FeedEvent, OrderEvent
+from qmtl_core.events import OrderEvent
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import default_registry
+from qmtl_core.testing import EventRecorder
 from qmtl_plugin_fake.brokerage import FakeBrokerageClient
 from qmtl_plugin_fake.feed import FakeLiveDataFeed
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.server import BrokerServer
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.events: list[OrderEvent | FeedEvent] = []
-
-    @hookimpl
-    def qmtl_order_event(self, event: OrderEvent) -> None:
-        self.events.append(event)
-
-    @hookimpl
-    def qmtl_feed_event(self, event: FeedEvent) -> None:
-        self.events.append(event)
 
 
 class Broken:
@@ -37,16 +24,7 @@ class Broken:
         raise RuntimeError("observer bug")
 
 
-@pytest.fixture
-def recorder() -> Iterator[Recorder]:
-    recorder = Recorder()
-    manager = default_registry().plugin_manager
-    manager.register(recorder, name="test-recorder")
-    yield recorder
-    manager.unregister(name="test-recorder")
-
-
-def test_a_scripted_session_is_observed_in_order(recorder: Recorder) -> None:
+def test_a_scripted_session_is_observed_in_order(qmtl_events: EventRecorder) -> None:
     broker = FakeBrokerageClient(prices={"BTC/USDT": 100})
     resting = broker.post_order(
         {
@@ -74,7 +52,7 @@ def test_a_scripted_session_is_observed_in_order(recorder: Recorder) -> None:
     asyncio.run(feed_session())
     seen = [
         (e.kind, e.client_order_id if isinstance(e, OrderEvent) else e.feed)
-        for e in recorder.events
+        for e in qmtl_events.events
     ]
     assert seen == [
         ("validated", "s-1"),
@@ -84,12 +62,12 @@ def test_a_scripted_session_is_observed_in_order(recorder: Recorder) -> None:
         ("connected", "FakeLiveDataFeed"),
         ("disconnected", "FakeLiveDataFeed"),
     ]
-    changed = recorder.events[3]
+    changed = qmtl_events.events[3]
     assert changed.data == {"id": resting.id, "previous": "new", "status": "filled"}
 
 
 def test_a_failing_observer_never_disturbs_the_order(
-    recorder: Recorder, caplog: pytest.LogCaptureFixture
+    qmtl_events: EventRecorder, caplog: pytest.LogCaptureFixture
 ) -> None:
     manager = default_registry().plugin_manager
     manager.register(Broken(), name="broken-observer")
@@ -100,7 +78,7 @@ def test_a_failing_observer_never_disturbs_the_order(
     finally:
         manager.unregister(name="broken-observer")
     assert ack.status == "filled"
-    assert [e.kind for e in recorder.events] == ["validated", "sent", "acknowledged"]
+    assert [e.kind for e in qmtl_events.events] == ["validated", "sent", "acknowledged"]
     assert "observer bug" in caplog.text
 
 
@@ -118,7 +96,7 @@ def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureF
     )
 
 
-def test_retries_and_unknown_outcomes_are_observed_over_http(recorder: Recorder) -> None:
+def test_retries_and_unknown_outcomes_are_observed_over_http(qmtl_events: EventRecorder) -> None:
     order = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": "0.01"}
     with BrokerServer(prices={"BTC/USDT": 50000}) as server:
         client = HttpBrokerageClient(server.url, max_retries=2, backoff=0.01)
@@ -128,11 +106,11 @@ def test_retries_and_unknown_outcomes_are_observed_over_http(recorder: Recorder)
         with pytest.raises(OrderStatusUnknown):
             client.post_order({**order, "client_order_id": "h-2"})
     kinds = {
-        coid: [e.kind for e in recorder.events if getattr(e, "client_order_id", None) == coid]
+        coid: [e.kind for e in qmtl_events.events if getattr(e, "client_order_id", None) == coid]
         for coid in ("h-1", "h-2")
     }
     assert kinds["h-1"] == ["validated", "sent", "retried", "acknowledged"]
     assert kinds["h-2"] == ["validated", "sent", "retried", "retried", "unknown"]
-    retried = next(e for e in recorder.events if e.kind == "retried")
+    retried = next(e for e in qmtl_events.events if e.kind == "retried")
     assert "502" in retried.data["reason"] and retried.data["attempt"] == 1
     assert server.order_count == 1

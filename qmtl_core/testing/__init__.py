@@ -11,6 +11,7 @@ describes the venue (price, order count, faults) or the feed source.
 from __future__ import annotations
 
 from qmtl_core.testing.brokerage_suite import BrokerageConformance
+from qmtl_core.testing.events import EventRecorder, record_events
 from qmtl_core.testing.feed_suite import FeedConformance
 from qmtl_core.testing.harness import (
     BrokerageFault,
@@ -23,9 +24,11 @@ from qmtl_core.testing.harness import (
 __all__ = [
     "BrokerageConformance",
     "BrokerageFault",
+    "EventRecorder",
     "FeedConformance",
     "FeedHarness",
     "VenueHarness",
+    "record_events",
     "until",
     "wait_until",
 ]

@@ -26,21 +26,10 @@ from qmtl_core.errors import (
     OrderRejected,
     OrderValidationError,
 )
-from qmtl_core.events import OrderEvent
-from qmtl_core.hookspecs import hookimpl
 from qmtl_core.oco import OCOOrder
 from qmtl_core.orders import OrderAck, OrderStatus, OrderType
-from qmtl_core.registry import default_registry
+from qmtl_core.testing.events import record_events
 from qmtl_core.testing.harness import BrokerageFault, VenueHarness, wait_until
-
-
-class _EventLog:
-    def __init__(self) -> None:
-        self.events: list[OrderEvent] = []
-
-    @hookimpl
-    def qmtl_order_event(self, event: OrderEvent) -> None:
-        self.events.append(event)
 
 
 class BrokerageConformance:
@@ -314,12 +303,7 @@ class BrokerageConformance:
     def test_order_events_are_emitted(
         self, brokerage: BrokerageClient, venue: VenueHarness
     ) -> None:
-        log = _EventLog()
-        manager = default_registry().plugin_manager
-        manager.register(log, name="conformance-event-log")
-        try:
+        with record_events() as events:
             ack = brokerage.post_order(self.resting_limit(venue))
-        finally:
-            manager.unregister(name="conformance-event-log")
-        mine = [e.kind for e in log.events if e.client_order_id == ack["client_order_id"]]
+        mine = events.kinds(ack["client_order_id"])
         assert mine[0] == "validated" and mine[-1] == "acknowledged" and "sent" in mine

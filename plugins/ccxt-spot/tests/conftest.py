@@ -9,9 +9,6 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from qmtl_core.events import OrderEvent
-from qmtl_core.hookspecs import hookimpl
-from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
 from qmtl_plugin_ccxt_spot.testing import client_factory
@@ -36,28 +33,3 @@ def make_client(venue: BinanceReplay) -> Callable[..., CcxtBrokerageClient]:
 @pytest.fixture
 def client(make_client: Callable[..., CcxtBrokerageClient]) -> CcxtBrokerageClient:
     return make_client()
-
-
-class EventLog:
-    def __init__(self) -> None:
-        self.events: list[OrderEvent] = []
-
-    @hookimpl
-    def qmtl_order_event(self, event: OrderEvent) -> None:
-        self.events.append(event)
-
-    def kinds(self, client_order_id: str) -> list[str]:
-        return [e.kind for e in self.events if e.client_order_id == client_order_id]
-
-    def of(self, kind: str) -> list[OrderEvent]:
-        return [e for e in self.events if e.kind == kind]
-
-
-@pytest.fixture
-def order_events() -> Iterator[EventLog]:
-    """Every order event emitted during the test, via the observer hook."""
-    log = EventLog()
-    manager = default_registry().plugin_manager
-    manager.register(log, name="ccxt-spot-test-events")
-    yield log
-    manager.unregister(name="ccxt-spot-test-events")

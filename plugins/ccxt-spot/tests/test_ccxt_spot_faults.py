@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import ccxt
 import pytest
@@ -15,6 +14,7 @@ from qmtl_core.errors import (
     RateLimited,
 )
 from qmtl_core.orders import OrderStatus
+from qmtl_core.testing import EventRecorder
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
 from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER
@@ -23,7 +23,7 @@ ORDER = LIMIT_ORDER | {"time_in_force": "GTC", "client_order_id": "fault-case-1"
 
 
 def test_create_times_out_but_the_order_landed(
-    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+    client: CcxtBrokerageClient, venue: BinanceReplay, qmtl_events: EventRecorder
 ) -> None:
     venue.fail_next("POST", "order", "timeout", landed=True)
     ack = client.post_order(ORDER)
@@ -33,7 +33,7 @@ def test_create_times_out_but_the_order_landed(
     # Looked up by client id instead of sending again.
     assert len(venue.sent("POST", "order")) == 1
     assert venue.sent("GET", "order")[0].params["origClientOrderId"] == "fault-case-1"
-    assert "retried" in order_events.kinds("fault-case-1")
+    assert "retried" in qmtl_events.kinds("fault-case-1")
 
 
 def test_create_times_out_before_landing_is_sent_again_with_the_same_id(
@@ -84,14 +84,14 @@ def test_outcome_unknown_after_the_last_attempt(
 
 
 def test_rate_limit_backs_off_for_retry_after_then_places_one_order(
-    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+    client: CcxtBrokerageClient, venue: BinanceReplay, qmtl_events: EventRecorder
 ) -> None:
     venue.fail_next("POST", "order", "tooManyRequests", retry_after=0.25)
     ack = client.post_order(ORDER)
     assert ack.status is OrderStatus.NEW and len(venue.orders) == 1
     # A 429 is a refusal, not an ambiguous outcome: no lookup before the re-send.
     assert venue.sent("GET", "order") == []
-    (retried,) = order_events.of("retried")
+    (retried,) = qmtl_events.of("retried")
     assert retried.data["delay"] >= 0.25 and "Too many requests" in retried.data["reason"]
 
 
@@ -107,7 +107,7 @@ def test_ip_ban_longer_than_we_wait_is_raised_at_once(
 
 
 def test_insufficient_balance_is_rejected_with_the_venue_message(
-    client: CcxtBrokerageClient, venue: BinanceReplay, order_events: Any
+    client: CcxtBrokerageClient, venue: BinanceReplay, qmtl_events: EventRecorder
 ) -> None:
     venue.fail_next("POST", "order", "insufficientBalance")
     with pytest.raises(OrderRejected) as info:
@@ -116,7 +116,7 @@ def test_insufficient_balance_is_rejected_with_the_venue_message(
     assert info.value.raw["code"] == -2010
     assert info.value.raw["error"] == "InsufficientFunds"
     assert len(venue.sent("POST", "order")) == 1
-    assert order_events.kinds("fault-case-1")[-1] == "rejected"
+    assert qmtl_events.kinds("fault-case-1")[-1] == "rejected"
 
 
 def test_timestamp_outside_recv_window_resyncs_the_clock_and_retries(

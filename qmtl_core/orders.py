@@ -11,7 +11,7 @@ import math
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
@@ -120,9 +120,6 @@ class Order:
                 value = value.value
             payload[f.name] = value
         return payload
-
-    def with_client_order_id(self, client_order_id: str) -> Order:
-        return replace(self, client_order_id=client_order_id)
 
 
 def to_decimal(name: str, value: Any) -> Decimal:
@@ -334,9 +331,6 @@ class OrderAck(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(_ACK_FIELDS)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 _ACK_FIELDS = tuple(f.name for f in fields(OrderAck))

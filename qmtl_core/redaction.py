@@ -63,14 +63,6 @@ def reveal(value: str | Secret | None) -> str | None:
     return value
 
 
-def wrap_secrets(options: Mapping[str, Any]) -> dict[str, Any]:
-    """Wrap every credential-looking string option in :class:`Secret`."""
-    return {
-        key: Secret(value) if is_secret_key(key) and isinstance(value, str) else value
-        for key, value in options.items()
-    }
-
-
 def redact(value: Any) -> Any:
     """A deep copy of ``value`` fit to print: secrets and credential keys are masked."""
     if isinstance(value, Secret):

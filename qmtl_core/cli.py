@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"1 error:\n  {exc}", file=sys.stderr)
         return 1
     print(f"{args.config}: OK")
-    YAML(typ="safe", pure=True).dump({"connectors": config.dump()}, sys.stdout)
+    YAML(typ="rt").dump({"connectors": config.dump()}, sys.stdout)  # block style, key order kept
     return 0
 
 

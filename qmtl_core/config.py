@@ -309,7 +309,20 @@ def _connector(
     except LookupError as exc:
         fail(str(exc), "name")
         return None
-    return ConnectorConfig(kind, name, checked)
+    return ConnectorConfig(kind, name, {k: _plain(v) for k, v in checked.items()})
+
+
+def _plain(value: Any) -> Any:
+    """Plain Python values, not ruamel's round-trip types (``ScalarFloat``, ``CommentedMap``
+    ...), so connectors and config dumps never meet YAML-library objects."""
+    if isinstance(value, Mapping):
+        return {_plain(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    for plain in (bool, int, float, str):
+        if isinstance(value, plain) and type(value) is not plain:
+            return plain(value)
+    return value
 
 
 class Connectors:

@@ -53,6 +53,21 @@ def test_strict_plugins_makes_the_cli_fail(make_dist: MakeDist, site_dir: Path) 
     assert "no such sdk" in done.stderr
 
 
+def test_check_the_example_config() -> None:
+    done = run("check", "examples/qmtl.yml")
+    assert done.returncode == 0, done.stderr
+    lines = [line.strip() for line in done.stdout.splitlines()]
+    assert lines[0] == "examples/qmtl.yml: OK"
+    assert "execution_domain: live" in lines
+    assert {
+        "name: http",
+        "url: https://broker/api/orders",
+        "max_retries: 3",
+        "backoff: 0.1",
+    } <= set(lines)
+    assert {"name: websocket", "url: wss://gateway/ws"} <= set(lines)
+
+
 def test_demo_tells_the_oco_story_end_to_end() -> None:
     done = run("demo")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -279,6 +279,7 @@ def test_check_command_prints_redacted_config_and_lists_errors(
 connectors:
   execution_domain: live
   broker_url: http://127.0.0.1:9/api/orders
+  trade_backoff: 0.25
   feed:
     name: websocket
     url: ws://127.0.0.1:9/ws
@@ -288,6 +289,7 @@ connectors:
     assert main(["check", str(good)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "token: '***'" in out and SECRET not in out
+    assert "backoff: 0.25" in out
     bad = tmp_path / "bad.yml"
     bad.write_text("connectors:\n  execution_domain: nowhere\n  broker_url: 5\n")
     assert main(["check", str(bad)]) == 1

@@ -18,6 +18,7 @@ from typing import Any
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
+from ruamel.yaml.scalarbool import ScalarBoolean
 
 from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.options import did_you_mean
@@ -319,8 +320,12 @@ def _plain(value: Any) -> Any:
         return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    for plain in (bool, int, float, str):
-        if isinstance(value, plain) and type(value) is not plain:
+    if value is None or type(value) in (bool, int, float, str):
+        return value
+    if isinstance(value, ScalarBoolean):  # an int subclass: test it before int
+        return bool(value)
+    for plain in (int, float, str):
+        if isinstance(value, plain):
             return plain(value)
     return value
 

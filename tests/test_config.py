@@ -284,12 +284,13 @@ connectors:
     name: websocket
     url: ws://127.0.0.1:9/ws
     token: ${WS_TOKEN}
+    subscribe: [{op: subscribe, fast: true}]
 """,
     )
     assert main(["check", str(good)]) == 0
     out = capsys.readouterr().out
     assert "OK" in out and "token: '***'" in out and SECRET not in out
-    assert "backoff: 0.25" in out
+    assert "backoff: 0.25" in out and "fast: true" in out
     bad = tmp_path / "bad.yml"
     bad.write_text("connectors:\n  execution_domain: nowhere\n  broker_url: 5\n")
     assert main(["check", str(bad)]) == 1

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from qmtl_core import runtime
-from qmtl_core.errors import ConfigError, OrderStatusUnknown, TransientError
+from qmtl_core.errors import OrderStatusUnknown, TransientError
 from qmtl_core.events import emit_order_event
+from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
 
 T = TypeVar("T")
@@ -32,14 +33,11 @@ class RetryPolicy:
     jitter: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_retries, bool) or not isinstance(self.max_retries, int):
-            raise ConfigError("must be a whole number >= 0", key="max_retries")
-        if self.max_retries < 0:
-            raise ConfigError(f"must be >= 0, got {self.max_retries}", key="max_retries")
+        whole_number("max_retries", self.max_retries, 0)
         for name in ("backoff", "max_backoff", "jitter"):
             value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not value >= 0):
-                raise ConfigError(f"must be a number >= 0, got {value!r}", key=name)
+            if value is not None:
+                number(name, value, positive=False)
 
     def delay(self, retry_number: int, retry_after: float | None = None) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based).

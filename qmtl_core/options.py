@@ -62,6 +62,27 @@ class Option:
         return value
 
 
+def whole_number(name: str, value: Any, minimum: int) -> int:
+    """``value`` if it is an int (not a bool) >= ``minimum``, else a ConfigError naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ConfigError(f"must be a whole number >= {minimum}, got {value!r}", key=name)
+    return value
+
+
+def number(name: str, value: Any, *, positive: bool, unit: str = "number") -> float:
+    """``value`` as a float that is > 0 (``positive``) or >= 0; else a ConfigError naming ``name``.
+
+    NaN fails both bounds, so it is refused too.
+    """
+    ok = isinstance(value, int | float) and not isinstance(value, bool)
+    if ok:
+        ok = value > 0 if positive else value >= 0
+    if not ok:
+        bound = "> 0" if positive else ">= 0"
+        raise ConfigError(f"must be a {unit} {bound}, got {value!r}", key=name)
+    return float(value)
+
+
 Schema = tuple[Option, ...]
 Locator = Callable[[str], int | None]
 

@@ -146,7 +146,14 @@ def test_backoff_grows_is_capped_and_jittered() -> None:
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("max_retries", -1), ("max_retries", 1.5), ("backoff", -0.1)]
+    ("field", "value"),
+    [
+        ("max_retries", -1),
+        ("max_retries", 1.5),
+        ("backoff", -0.1),
+        ("backoff", "fast"),
+        ("jitter", float("nan")),
+    ],
 )
 def test_bad_retry_settings_are_config_errors(field: str, value: float) -> None:
     with pytest.raises(ConfigError, match=field):

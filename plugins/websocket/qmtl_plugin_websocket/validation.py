@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from qmtl_core.errors import ConfigError
+from qmtl_core.options import number, whole_number
 from qmtl_core.redaction import redact
 
 
@@ -32,20 +33,12 @@ def require_callable(name: str, fn: object) -> None:
 
 
 def positive(name: str, value: float | None) -> float | None:
-    """``value`` as a float > 0, or None (meaning: the runtime default)."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ConfigError(f"must be a number of seconds > 0, got {value!r}", key=name)
-    return float(value)
+    """``value`` as seconds > 0, or None (meaning: the runtime default)."""
+    return None if value is None else number(name, value, positive=True, unit="number of seconds")
 
 
 def whole(name: str, value: int | None, minimum: int) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"must be a whole number >= {minimum}, got {value!r}", key=name)
-    return value
+    return None if value is None else whole_number(name, value, minimum)
 
 
 Subscribe = list[Mapping[str, Any] | str]

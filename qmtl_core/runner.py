@@ -150,11 +150,10 @@ class Runner:
             return SubmitResult("duplicate", validated, first_ack)
         try:
             ack = service.post_order(validated)
-        except (OrderRejected, OrderValidationError, AuthenticationError):
-            duplicates.release(key)  # the venue has no such order: a corrected retry may go
-            raise
-        except TransientError:
-            duplicates.release(key)  # raised only when no attempt can have reached the venue
+        except (OrderRejected, OrderValidationError, AuthenticationError, TransientError):
+            # The venue surely has no such order (a TransientError escapes only when no
+            # attempt can have reached it), so a corrected or later retry may go.
+            duplicates.release(key)
             raise
         duplicates.record(key, ack)
         return SubmitResult("sent", validated, ack)

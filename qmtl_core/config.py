@@ -121,7 +121,8 @@ def _interpolate(value: Any, ctx: _Context, path: str, parent: Any, key: Any) ->
 
 def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str | None]:
     if isinstance(source, Mapping):
-        return _copy(source["connectors"] if "connectors" in source else source), None
+        # A copy: interpolation writes into it, and the caller's mapping stays untouched.
+        return _plain(source["connectors"] if "connectors" in source else source), None
     path = Path(source)
     try:
         text = path.read_text(encoding="utf-8")
@@ -140,14 +141,6 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str 
     if not isinstance(document, Mapping) or "connectors" not in document:
         raise ConfigError("expected a top-level 'connectors:' mapping", file=str(path), line=1)
     return document["connectors"], str(path)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def parse_connectors(

@@ -144,6 +144,17 @@ def to_decimal(name: str, value: Any) -> Decimal:
     return number
 
 
+def venue_decimal(name: str, value: Any) -> Decimal | None:
+    """A number a venue reported (None stays None); garbage is the venue's fault, so it is a
+    :class:`VenueProtocolError`, not an order validation error."""
+    if value is None:
+        return None
+    try:
+        return to_decimal(name, value)
+    except OrderValidationError:
+        raise VenueProtocolError(f"field '{name}' = {value!r} is not a number") from None
+
+
 def _positive(name: str, value: Any) -> Decimal:
     number = to_decimal(name, value)
     if number <= 0:

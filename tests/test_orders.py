@@ -19,6 +19,7 @@ from qmtl_core.orders import (
     order_ref,
     parse_status,
     validate_order,
+    venue_decimal,
 )
 
 ALL_TYPES = frozenset(OrderType)
@@ -233,3 +234,10 @@ def test_validator_returns_an_order_or_raises_validation_error(
 def test_validator_never_crashes_on_random_keys(data: dict[str, Any]) -> None:
     with pytest.raises(OrderValidationError):
         validate_order(data)
+
+
+def test_venue_numbers_that_are_not_numbers_are_protocol_errors() -> None:
+    assert venue_decimal("filled", None) is None
+    assert venue_decimal("filled", "0.5") == Decimal("0.5")
+    with pytest.raises(VenueProtocolError, match="field 'filled' = 'lots' is not a number"):
+        venue_decimal("filled", "lots")

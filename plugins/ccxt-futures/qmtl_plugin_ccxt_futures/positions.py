@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from qmtl_core.orders import to_decimal
+from qmtl_core.orders import venue_decimal
 
 
 @dataclass(frozen=True)
@@ -27,15 +27,11 @@ class Position:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
 
 
-def _decimal(name: str, value: Any) -> Decimal | None:
-    return None if value is None else to_decimal(name, value)
-
-
 def to_positions(positions: list[Mapping[str, Any]]) -> list[Position]:
     """Positions with a non-zero size; flat ones are left out."""
     result = []
     for p in positions:
-        quantity = _decimal("contracts", p.get("contracts")) or Decimal(0)
+        quantity = venue_decimal("contracts", p.get("contracts")) or Decimal(0)
         if quantity == 0:
             continue
         info = p.get("info") or {}
@@ -45,11 +41,11 @@ def to_positions(positions: list[Mapping[str, Any]]) -> list[Position]:
                 side=str(p.get("side")),
                 position_side=str(info.get("positionSide") or "BOTH"),
                 quantity=abs(quantity),
-                entry_price=_decimal("entryPrice", p.get("entryPrice")),
-                mark_price=_decimal("markPrice", p.get("markPrice")),
-                unrealized_pnl=_decimal("unrealizedPnl", p.get("unrealizedPnl")),
-                liquidation_price=_decimal("liquidationPrice", p.get("liquidationPrice")),
-                leverage=_decimal("leverage", p.get("leverage")),
+                entry_price=venue_decimal("entryPrice", p.get("entryPrice")),
+                mark_price=venue_decimal("markPrice", p.get("markPrice")),
+                unrealized_pnl=venue_decimal("unrealizedPnl", p.get("unrealizedPnl")),
+                liquidation_price=venue_decimal("liquidationPrice", p.get("liquidationPrice")),
+                leverage=venue_decimal("leverage", p.get("leverage")),
                 margin_mode=p.get("marginMode"),
                 raw=p,
             )

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmtl_core.errors import VenueProtocolError
-from qmtl_core.orders import OrderAck, OrderStatus, parse_status, to_decimal
+from qmtl_core.orders import OrderAck, OrderStatus, parse_status, venue_decimal
 
 CCXT_STATUSES: Mapping[str, OrderStatus] = {
     "open": OrderStatus.NEW,
@@ -25,10 +25,6 @@ CCXT_STATUSES: Mapping[str, OrderStatus] = {
     # A cancel request is pending: the order can still fill until the venue confirms.
     "canceling": OrderStatus.NEW,
 }
-
-
-def _decimal(name: str, value: Any) -> Decimal | None:
-    return None if value is None else to_decimal(name, value)
 
 
 def to_ack(
@@ -51,7 +47,7 @@ def to_ack(
         status = default_status
     else:
         status = parse_status(raw_status, CCXT_STATUSES)
-    filled = _decimal("filled", order.get("filled")) or Decimal(0)
+    filled = venue_decimal("filled", order.get("filled")) or Decimal(0)
     if status is OrderStatus.NEW and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
     return OrderAck(
@@ -60,7 +56,7 @@ def to_ack(
         status=status,
         symbol=symbol or order.get("symbol"),
         filled_quantity=filled,
-        average_price=_decimal("average", order.get("average")),
+        average_price=venue_decimal("average", order.get("average")),
         raw=order,
     )
 
@@ -80,8 +76,8 @@ def to_balances(balance: Mapping[str, Any]) -> dict[str, AssetBalance]:
     result: dict[str, AssetBalance] = {}
     for asset, total in (balance.get("total") or {}).items():
         entry = balance.get(asset) or {}
-        amounts = [_decimal(k, entry.get(k)) or Decimal(0) for k in ("free", "used")]
-        summed = _decimal("total", total) or Decimal(0)
+        amounts = [venue_decimal(k, entry.get(k)) or Decimal(0) for k in ("free", "used")]
+        summed = venue_decimal("total", total) or Decimal(0)
         if summed or any(amounts):
             result[asset] = AssetBalance(asset, amounts[0], amounts[1], summed)
     return result

@@ -23,12 +23,11 @@ from qmtl_core.errors import (
     OrderNotCancelable,
     OrderNotFound,
     OrderRejected,
-    OrderValidationError,
     RateLimited,
     TransientError,
     VenueProtocolError,
 )
-from qmtl_core.orders import OrderAck, OrderStatus, parse_status, to_decimal
+from qmtl_core.orders import OrderAck, OrderStatus, parse_status, venue_decimal
 from qmtl_plugin_http.protocol import STATUS_ALIASES
 
 _MESSAGE_KEYS = ("error", "message", "detail")
@@ -146,16 +145,6 @@ def not_cancelable(resp: requests.Response, ref: str, action: str) -> OrderNotCa
     )
 
 
-def _decimal(body: Mapping[str, Any], name: str, action: str) -> Decimal | None:
-    value = body.get(name)
-    if value is None:
-        return None
-    try:
-        return to_decimal(name, value)
-    except OrderValidationError as exc:
-        raise VenueProtocolError(f"{action}: field '{name}' = {value!r} is not a number") from exc
-
-
 def parse_ack(
     resp: requests.Response, action: str, *, client_order_id: str | None, ref: str | None = None
 ) -> OrderAck:
@@ -182,13 +171,18 @@ def parse_ack(
         raise VenueProtocolError(
             f"{action}: answer is for client_order_id {echoed!r}, expected {client_order_id!r}"
         )
+    try:
+        filled = venue_decimal("filled_quantity", body.get("filled_quantity")) or Decimal(0)
+        average = venue_decimal("average_price", body.get("average_price"))
+    except VenueProtocolError as exc:
+        raise VenueProtocolError(f"{action}: {exc}") from None
     symbol = body.get("symbol")
     return OrderAck(
         id=str(order_id),
         client_order_id=echoed or client_order_id or ref or str(order_id),
         status=status,
         symbol=symbol if isinstance(symbol, str) else None,
-        filled_quantity=_decimal(body, "filled_quantity", action) or Decimal(0),
-        average_price=_decimal(body, "average_price", action),
+        filled_quantity=filled,
+        average_price=average,
         raw=body,
     )

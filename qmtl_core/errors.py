@@ -14,6 +14,24 @@ class QmtlConnectorError(Exception):
     """Base of every error raised by qmtl_core and its plugins."""
 
 
+SHOWN_MAX_CHARS = 80
+
+
+def shown(value: Any) -> str:
+    """``repr(value)`` cut to a readable length, for error messages about any input.
+
+    A message must never fail to build: ``repr`` of an int with thousands of digits
+    raises ``ValueError`` and a hostile ``__repr__`` may raise anything.
+    """
+    try:
+        text = repr(value)
+    except Exception:
+        return f"<{type(value).__name__} that cannot be shown>"
+    if len(text) > SHOWN_MAX_CHARS:
+        return f"{text[: SHOWN_MAX_CHARS - 20]}...({len(text)} chars)"
+    return text
+
+
 # --- configuration and plugins -------------------------------------------------
 
 
@@ -75,7 +93,7 @@ class OrderValidationError(QmtlConnectorError, ValueError):
         self.field = field
         self.value = value
         self.rule = rule
-        super().__init__(f"order field '{field}' = {value!r}: {rule}")
+        super().__init__(f"order field '{field}' = {shown(value)}: {rule}")
 
 
 class BrokerageError(QmtlConnectorError):

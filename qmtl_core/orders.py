@@ -16,7 +16,7 @@ from decimal import Decimal, InvalidOperation
 from enum import StrEnum
 from typing import Any
 
-from qmtl_core.errors import OrderValidationError, VenueProtocolError
+from qmtl_core.errors import OrderValidationError, VenueProtocolError, shown
 
 
 class Side(StrEnum):
@@ -78,7 +78,14 @@ _KNOWN_FIELDS = (
 )
 # Binance's rule for client ids (the strictest common venue), so an id valid here is
 # valid everywhere we send it.
-_CLIENT_ID = re.compile(r"^[A-Za-z0-9._:/-]{1,36}$")
+_CLIENT_ID = re.compile(r"[A-Za-z0-9._:/-]{1,36}")  # used with fullmatch: no "\n" slips by
+# Quantities and prices an order may carry: at most 28 significant digits (the decimal
+# context's precision, so two different numbers never normalise to one duplicate key) and
+# magnitudes between 1e-28 and 1e28 (no venue trades outside it; decimal arithmetic on
+# larger exponents overflows).
+MAX_DECIMAL_DIGITS = 28
+MAX_DECIMAL_EXPONENT = 27
+MIN_DECIMAL_EXPONENT = -28
 
 
 def new_client_order_id() -> str:
@@ -141,7 +148,18 @@ def to_decimal(name: str, value: Any) -> Decimal:
         raise OrderValidationError(name, value, "is not a decimal number") from None
     if not number.is_finite():
         raise OrderValidationError(name, value, "must be finite")
+    if number and not MIN_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
+        raise OrderValidationError(name, value, "out of range: use a number between 1e-28 and 1e28")
+    if _significant_digits(number) > MAX_DECIMAL_DIGITS:
+        raise OrderValidationError(
+            name, value, f"too precise: at most {MAX_DECIMAL_DIGITS} significant digits"
+        )
     return number
+
+
+def _significant_digits(number: Decimal) -> int:
+    """Digits without trailing zeros, counted exactly (``normalize`` would round first)."""
+    return len("".join(map(str, number.as_tuple().digits)).rstrip("0"))
 
 
 def venue_decimal(name: str, value: Any) -> Decimal | None:
@@ -152,7 +170,7 @@ def venue_decimal(name: str, value: Any) -> Decimal | None:
     try:
         return to_decimal(name, value)
     except OrderValidationError:
-        raise VenueProtocolError(f"field '{name}' = {value!r} is not a number") from None
+        raise VenueProtocolError(f"field '{name}' = {shown(value)} is not a number") from None
 
 
 def _positive(name: str, value: Any) -> Decimal:
@@ -266,7 +284,7 @@ def validate_order(
     client_order_id = d.get("client_order_id")
     if client_order_id is None:
         client_order_id = new_client_order_id()
-    elif not isinstance(client_order_id, str) or not _CLIENT_ID.match(client_order_id):
+    elif not isinstance(client_order_id, str) or not _CLIENT_ID.fullmatch(client_order_id):
         raise OrderValidationError(
             "client_order_id", client_order_id, "must be 1-36 characters of A-Z a-z 0-9 . _ : / -"
         )
@@ -275,9 +293,12 @@ def validate_order(
     if timestamp is not None:
         if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
             raise OrderValidationError("timestamp", timestamp, "must be a number (epoch seconds)")
+        try:
+            timestamp = float(timestamp)
+        except OverflowError:
+            raise OrderValidationError("timestamp", timestamp, "out of range") from None
         if not math.isfinite(timestamp):
             raise OrderValidationError("timestamp", timestamp, "must be finite")
-        timestamp = float(timestamp)
 
     futures_values: dict[str, Any] = {}
     for name in FUTURES_FIELDS:
@@ -357,7 +378,7 @@ def parse_status(value: Any, table: Mapping[str, OrderStatus] | None = None) -> 
             return OrderStatus(key)
         except ValueError:
             pass
-    raise VenueProtocolError(f"unknown order status {value!r} from the venue")
+    raise VenueProtocolError(f"unknown order status {shown(value)} from the venue")
 
 
 def order_ref(order: Any) -> str:

@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qmtl_core.errors import OrderValidationError, VenueProtocolError
+from qmtl_core.runner import DuplicateFilter
 from qmtl_core.orders import (
     Order,
     OrderAck,
@@ -241,3 +242,76 @@ def test_venue_numbers_that_are_not_numbers_are_protocol_errors() -> None:
     assert venue_decimal("filled", "0.5") == Decimal("0.5")
     with pytest.raises(VenueProtocolError, match="field 'filled' = 'lots' is not a number"):
         venue_decimal("filled", "lots")
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        (10**5000, "out of range"),
+        ("1e1000000", "out of range"),
+        (1e300, "out of range"),
+        (1e-300, "out of range"),
+        ("1." + "1" * 40, "too precise"),
+    ],
+    ids=["5000-digit-int", "huge-exponent", "1e300", "1e-300", "40-digits"],
+)
+def test_extreme_numbers_are_validation_errors(value: Any, says: str) -> None:
+    with pytest.raises(OrderValidationError) as info:
+        validate_order({**SEED_ORDER, "quantity": value})
+    assert info.value.field == "quantity"
+    assert says in str(info.value)
+    assert len(str(info.value)) < 200  # a 5000-digit number is not echoed back whole
+
+
+def test_trailing_zeros_do_not_count_as_precision() -> None:
+    order = validate_order({**SEED_ORDER, "quantity": "0.5" + "0" * 40})
+    assert order.quantity == Decimal("0.5")
+
+
+@pytest.mark.parametrize("coid", ["abc\n", "abc\r\n", "\nabc", "a" * 37, ""])
+def test_client_order_id_must_match_whole(coid: str) -> None:
+    with pytest.raises(OrderValidationError) as info:
+        validate_order({**SEED_ORDER, "client_order_id": coid})
+    assert info.value.field == "client_order_id"
+
+
+def test_huge_integer_timestamp_is_a_validation_error() -> None:
+    with pytest.raises(OrderValidationError) as info:
+        validate_order({**SEED_ORDER, "timestamp": 10**400})
+    assert info.value.field == "timestamp"
+
+
+any_number = st.one_of(
+    st.integers(),
+    st.integers(min_value=10**300, max_value=10**6000),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.decimals(allow_nan=True, allow_infinity=True),
+    st.decimals(places=60),
+    st.from_regex(r"-?[0-9]{0,60}(\.[0-9]{0,60})?([eE][-+]?[0-9]{1,9})?", fullmatch=True),
+    st.text(max_size=40),
+)
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None, max_examples=300)
+@given(
+    quantity=any_number,
+    price=any_number,
+    timestamp=st.one_of(st.none(), any_number),
+    coid=st.one_of(st.none(), st.text(max_size=40)),
+)
+def test_full_range_of_numbers_and_strings_gives_an_order_or_a_validation_error(
+    quantity: Any, price: Any, timestamp: Any, coid: str | None
+) -> None:
+    data = {**SEED_ORDER, "type": "limit", "quantity": quantity, "price": price}
+    data["timestamp"] = timestamp
+    if coid is not None:
+        data["client_order_id"] = coid
+    try:
+        order = validate_order(data)
+    except OrderValidationError as exc:
+        assert len(str(exc)) < 400
+        return
+    # The Runner's duplicate key must be computable for every order the validator passes.
+    key = DuplicateFilter.key(data, order)
+    assert key == DuplicateFilter.key(dict(data), validate_order(data))
+    assert order.client_order_id.strip() == order.client_order_id

@@ -10,7 +10,6 @@ thread reconnects with capped, jittered backoff when the peer drops or goes sile
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import threading
 import time
@@ -24,6 +23,7 @@ from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
 from qmtl_core.redaction import Secret
 from qmtl_plugin_websocket import validation
 from qmtl_plugin_websocket.client import WebSocketClient, display_url, parse_url
+from qmtl_plugin_websocket.frames import decode_frame
 from qmtl_plugin_websocket.handoff import Handoff
 from qmtl_plugin_websocket.outage import Outage, was_healthy
 
@@ -341,16 +341,12 @@ class WebSocketFeed:
 
     def _pump(self, run: _Run, client: WebSocketClient) -> None:
         """The hot path: frame -> dict -> hand-off, until the connection fails."""
-        put, loads, receive = run.handoff.put, json.loads, client.receive
+        put, decode, receive = run.handoff.put, decode_frame, client.receive
         while True:
             payload = receive()
-            try:
-                message = loads(payload)
-            except ValueError:
-                self._drop(payload, "not JSON")
-                continue
-            if not isinstance(message, dict):
-                self._drop(payload, "not a JSON object")
+            message = decode(payload)
+            if isinstance(message, str):
+                self._drop(payload, message)
                 continue
             self._received += 1
             self._last_message_at = time.time()
@@ -419,6 +415,7 @@ class WebSocketFeed:
             run.handoff.flush()
 
     def _drop(self, payload: bytes, reason: str) -> None:
+        """Count and report one frame that cannot be delivered; the feed goes on."""
         self._dropped += 1
         preview = payload[:_PREVIEW]
         emit_feed_event(

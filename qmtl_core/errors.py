@@ -109,6 +109,11 @@ class OrderRejected(BrokerageError):
         super().__init__(message)
 
 
+class RequestNotSent(OrderRejected):
+    """The request could not be built in this process (the transport refused a header,
+    the URL or the body), so nothing was sent; re-sending it unchanged will not help."""
+
+
 class OrderNotFound(OrderRejected, LookupError):
     """The venue does not know the order id."""
 

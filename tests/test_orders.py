@@ -10,7 +10,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qmtl_core.errors import OrderValidationError, VenueProtocolError
-from qmtl_core.runner import DuplicateFilter
 from qmtl_core.orders import (
     Order,
     OrderAck,
@@ -22,6 +21,7 @@ from qmtl_core.orders import (
     validate_order,
     venue_decimal,
 )
+from qmtl_core.runner import DuplicateFilter
 
 ALL_TYPES = frozenset(OrderType)
 SEED_ORDER = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": 0.01}

@@ -16,7 +16,7 @@ from requests.utils import get_netrc_auth
 
 from qmtl_core import runtime
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
-from qmtl_core.errors import ConfigError, TransientError, VenueProtocolError
+from qmtl_core.errors import ConfigError, RequestNotSent, TransientError, VenueProtocolError
 from qmtl_core.execution import RetryPolicy
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret, reveal
@@ -139,14 +139,16 @@ class TradeExecutionService(BaseBrokerageClient):
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        session = self._session
         try:
-            resp = self._session.request(
-                method,
-                url,
-                json=payload,
-                headers=headers,
-                timeout=runtime.HTTP_TIMEOUT_SECONDS,
-                allow_redirects=False,
+            request = requests.Request(method, url, json=payload, headers=headers)
+            prepared = session.prepare_request(request)
+        except (requests.RequestException, ValueError, TypeError) as exc:
+            # Raised while building the request here: not one byte has left the process.
+            raise RequestNotSent(f"{action}: cannot build the request: {exc}") from exc
+        try:
+            resp = session.send(
+                prepared, timeout=runtime.HTTP_TIMEOUT_SECONDS, allow_redirects=False
             )
         except requests.RequestException as exc:
             raise transport_error(action, exc) from exc

@@ -13,7 +13,8 @@ from qmtl_core import (
     Runner,
     TransientError,
 )
-from qmtl_core.errors import BrokerageError
+from qmtl_core.errors import BrokerageError, RequestNotSent
+from qmtl_core.testing import EventRecorder
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.server import BrokerServer
 
@@ -108,3 +109,23 @@ def test_runner_lets_an_order_refused_for_credentials_go_again() -> None:
             Runner.reset()
         assert result.outcome == "sent"
         assert broker.order_count == 1
+
+
+def test_a_request_the_transport_refuses_to_build_is_not_sent_and_not_retried(
+    broker: BrokerServer, qmtl_events: EventRecorder
+) -> None:
+    # A header with a line break (here in a token pasted with its newline) is refused by
+    # requests while building the request: nothing can have reached the broker.
+    client = HttpBrokerageClient(broker.url, max_retries=3, backoff=0.01, token="tok\n")
+    Runner.reset()
+    Runner.set_trade_execution_service(client)
+    order = market(client_order_id="local-1", timestamp=1.0)
+    with pytest.raises(RequestNotSent, match="cannot build the request"):
+        Runner.submit_order(order)
+    assert broker.seen("POST") == []
+    assert qmtl_events.kinds("local-1") == ["validated", "sent", "rejected"]
+    # Not blocked as "maybe sent": fixed, the same order goes.
+    Runner.set_trade_execution_service(HttpBrokerageClient(broker.url))
+    assert Runner.submit_order(order).sent
+    assert broker.order_count == 1
+    Runner.reset()

@@ -53,6 +53,8 @@ def check_settings(
     known = list(METRICS_KEYS)
     problems = [(str(key), unknown("key", str(key), known)) for key in section if key not in known]
     host, port = DEFAULT_HOST, section.get("port", DEFAULT_PORT)
+    if isinstance(port, str) and port.isdigit():  # "${METRICS_PORT}" interpolates to text
+        port = int(port)
     if "address" in section:
         if "port" in section:
             problems.append(("address", "give either 'port' or 'address', not both"))

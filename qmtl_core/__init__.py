@@ -110,8 +110,8 @@ __all__ = [
     "VenueProtocolError",
     "WebSocketClient",
     "WebSocketFeed",
-    "load_connectors",
     "enable_metrics",
+    "load_connectors",
     "make_ccxt_brokerage",
     "validate_order",
 ]

@@ -64,9 +64,10 @@ def exporter() -> Iterator[MetricsExporter]:
 
 
 def test_orders_with_retries_rejection_unknown_and_failure(exporter: MetricsExporter) -> None:
-    with BrokerServer(prices={SYMBOL: 50000}) as broker, HttpBrokerageClient(
-        broker.url, max_retries=3, backoff=0.01
-    ) as client:
+    with (
+        BrokerServer(prices={SYMBOL: 50000}) as broker,
+        HttpBrokerageClient(broker.url, max_retries=3, backoff=0.01) as client,
+    ):
         started = time.perf_counter()
         for _ in range(3):
             assert client.post_order(order()).status is OrderStatus.FILLED

@@ -11,6 +11,7 @@ status and the feed name. Never an order id or a symbol.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -123,62 +124,92 @@ class MetricsObserver:
         self.state = StateGauges()
         self.registry.register(self.state)
         on = self.registry
-        self._orders = Counter(
-            "qmtl_orders", "Orders by how post_order ended", ["connector", "outcome"], registry=on
+        self._orders = _children(
+            Counter(
+                "qmtl_orders",
+                "Orders by how post_order ended",
+                ["connector", "outcome"],
+                registry=on,
+            )
         )
-        self._attempts = Counter(
-            "qmtl_order_attempts", "Order sends, retries included", ["connector"], registry=on
+        self._attempts = _children(
+            Counter(
+                "qmtl_order_attempts", "Order sends, retries included", ["connector"], registry=on
+            )
         )
-        self._retries = Counter(
-            "qmtl_order_retries",
-            "Order sends retried after a transient error",
-            ["connector"],
-            registry=on,
+        self._retries = _children(
+            Counter(
+                "qmtl_order_retries",
+                "Order sends retried after a transient error",
+                ["connector"],
+                registry=on,
+            )
         )
-        self._unknown = Counter(
-            "qmtl_orders_unknown",
-            "Orders whose outcome stayed unknown: reconcile them",
-            ["connector"],
-            registry=on,
+        self._unknown = _children(
+            Counter(
+                "qmtl_orders_unknown",
+                "Orders whose outcome stayed unknown: reconcile them",
+                ["connector"],
+                registry=on,
+            )
         )
-        self._status = Counter(
-            "qmtl_order_status_changes",
-            "Order status changes seen by polls and cancels",
-            ["connector", "status"],
-            registry=on,
+        self._status = _children(
+            Counter(
+                "qmtl_order_status_changes",
+                "Order status changes seen by polls and cancels",
+                ["connector", "status"],
+                registry=on,
+            )
         )
-        self._latency = Histogram(
-            "qmtl_order_latency_seconds",
-            "Seconds from the first send to the acknowledgement",
-            ["connector"],
-            buckets=LATENCY_BUCKETS,
-            registry=on,
+        self._latency = _children(
+            Histogram(
+                "qmtl_order_latency_seconds",
+                "Seconds from the first send to the acknowledgement",
+                ["connector"],
+                buckets=LATENCY_BUCKETS,
+                registry=on,
+            )
         )
-        self._messages = Counter(
-            "qmtl_feed_messages", "Feed messages handed to on_message", ["feed"], registry=on
+        self._messages = _children(
+            Counter(
+                "qmtl_feed_messages", "Feed messages handed to on_message", ["feed"], registry=on
+            )
         )
-        self._dropped = Counter(
-            "qmtl_feed_dropped", "Feed frames dropped (not a JSON object)", ["feed"], registry=on
+        self._dropped = _children(
+            Counter(
+                "qmtl_feed_dropped",
+                "Feed frames dropped (not a JSON object)",
+                ["feed"],
+                registry=on,
+            )
         )
-        self._lag = Histogram(
-            "qmtl_feed_lag_seconds",
-            "Seconds from a message's arrival to its handler (oldest message of each batch)",
-            ["feed"],
-            buckets=LAG_BUCKETS,
-            registry=on,
+        self._lag = _children(
+            Histogram(
+                "qmtl_feed_lag_seconds",
+                "Seconds from a message's arrival to its handler (oldest message of each batch)",
+                ["feed"],
+                buckets=LAG_BUCKETS,
+                registry=on,
+            )
         )
-        self._queue = Gauge(
-            "qmtl_feed_queue_depth",
-            "Feed messages waiting for on_message",
-            ["feed"],
-            multiprocess_mode="livesum",
-            registry=on,
+        self._queue = _children(
+            Gauge(
+                "qmtl_feed_queue_depth",
+                "Feed messages waiting for on_message",
+                ["feed"],
+                multiprocess_mode="livesum",
+                registry=on,
+            )
         )
-        self._disconnects = Counter(
-            "qmtl_feed_disconnects", "Feed connections lost or stopped", ["feed"], registry=on
+        self._disconnects = _children(
+            Counter(
+                "qmtl_feed_disconnects", "Feed connections lost or stopped", ["feed"], registry=on
+            )
         )
-        self._reconnects = Counter(
-            "qmtl_feed_reconnects", "Feed connections re-established", ["feed"], registry=on
+        self._reconnects = _children(
+            Counter(
+                "qmtl_feed_reconnects", "Feed connections re-established", ["feed"], registry=on
+            )
         )
 
     def watch_rate_budget(self, account: str, pool: str, used: Callable[[], float]) -> None:
@@ -193,18 +224,18 @@ class MetricsObserver:
     def qmtl_order_event(self, event: OrderEvent) -> None:
         kind, connector = event.kind, event.connector
         if kind == "sent":
-            self._attempts.labels(connector).inc()
+            self._attempts(connector).inc()
         elif kind == "retried":
-            self._retries.labels(connector).inc()
+            self._retries(connector).inc()
         elif kind == "status_changed":
-            self._status.labels(connector, str(event.data.get("status"))).inc()
+            self._status(connector, str(event.data.get("status"))).inc()
         elif kind in OUTCOMES:
-            self._orders.labels(connector, kind).inc()
+            self._orders(connector, kind).inc()
             if kind == "unknown":
-                self._unknown.labels(connector).inc()
+                self._unknown(connector).inc()
             latency = _number(event.data.get("latency"))
             if latency is not None:
-                self._latency.labels(connector).observe(latency)
+                self._latency(connector).observe(latency)
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
@@ -212,19 +243,25 @@ class MetricsObserver:
         if kind == "delivered":
             messages = _number(event.data.get("messages"))
             if messages:
-                self._messages.labels(feed).inc(messages)
+                self._messages(feed).inc(messages)
             lag = _number(event.data.get("lag"))
             if lag is not None:
-                self._lag.labels(feed).observe(lag)
+                self._lag(feed).observe(lag)
             queued = _number(event.data.get("queued"))
             if queued is not None:
-                self._queue.labels(feed).set(queued)
+                self._queue(feed).set(queued)
         elif kind == "disconnected":
-            self._disconnects.labels(feed).inc()
+            self._disconnects(feed).inc()
         elif kind == "reconnected":
-            self._reconnects.labels(feed).inc()
+            self._reconnects(feed).inc()
         elif kind == "message_dropped":
-            self._dropped.labels(feed).inc()
+            self._dropped(feed).inc()
+
+
+def _children(metric: Any) -> Callable[..., Any]:
+    """``metric.labels`` with its children cached: prometheus_client's ``labels()`` checks
+    and locks on every call, a few microseconds that every order would pay."""
+    return functools.cache(metric.labels)
 
 
 def _number(value: Any) -> float | None:

@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-HEAVY = ("ccxt", "requests", "websocket", "websockets")
+HEAVY = ("ccxt", "requests", "websocket", "websockets", "prometheus_client")
 CLI = str(Path(sys.executable).with_name("qmtl-connectors"))
 LISTING_IMPORTS = (
     "import contextlib, io, json, sys\n"

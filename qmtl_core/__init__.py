@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from qmtl_core.execution import RetryPolicy
     from qmtl_core.feeds import LiveDataFeed
+    from qmtl_core.metrics import MetricsExporter, enable_metrics
     from qmtl_core.oco import OCOOrder, OcoResult
     from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
     from qmtl_core.redaction import Secret
@@ -61,6 +62,7 @@ _CORE_MODULES = {
     ),
     "execution": ("RetryPolicy",),
     "feeds": ("LiveDataFeed",),
+    "metrics": ("MetricsExporter", "enable_metrics"),
     "oco": ("OCOOrder", "OcoResult"),
     "orders": ("Order", "OrderAck", "OrderStatus", "validate_order"),
     "redaction": ("Secret",),
@@ -83,6 +85,7 @@ __all__ = [
     "FuturesCcxtBrokerageClient",
     "HttpBrokerageClient",
     "LiveDataFeed",
+    "MetricsExporter",
     "OCOOrder",
     "OcoResult",
     "OcoSupport",
@@ -107,6 +110,7 @@ __all__ = [
     "VenueProtocolError",
     "WebSocketClient",
     "WebSocketFeed",
+    "enable_metrics",
     "load_connectors",
     "make_ccxt_brokerage",
     "validate_order",

@@ -8,6 +8,7 @@ does validation, idempotent submission with retries, and events, identically for
 from __future__ import annotations
 
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from qmtl_core.errors import (
     OrderNotCancelable,
     OrderRejected,
     OrderStatusUnknown,
+    TransientError,
 )
 from qmtl_core.events import emit_order_event
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
@@ -95,6 +97,7 @@ class BaseBrokerageClient(ABC):
         validated = self.validate(order)
         coid = validated.client_order_id
         emit_order_event("validated", self.connector_name, coid, symbol=validated.symbol)
+        started = time.perf_counter()
         try:
             ack = submit_order(
                 validated,
@@ -109,8 +112,17 @@ class BaseBrokerageClient(ABC):
         except OrderStatusUnknown as exc:
             emit_order_event("unknown", self.connector_name, coid, reason=str(exc))
             raise
+        except TransientError as exc:
+            # Every attempt failed before the venue could act: the order does not exist.
+            emit_order_event("failed", self.connector_name, coid, reason=str(exc))
+            raise
         emit_order_event(
-            "acknowledged", self.connector_name, coid, id=ack.id, status=ack.status.value
+            "acknowledged",
+            self.connector_name,
+            coid,
+            id=ack.id,
+            status=ack.status.value,
+            latency=time.perf_counter() - started,
         )
         self._track(ack)
         return ack

@@ -21,7 +21,8 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from qmtl_core.errors import ConfigError, ConfigErrors
-from qmtl_core.options import did_you_mean
+from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
+from qmtl_core.options import unknown
 from qmtl_core.redaction import redact
 from qmtl_core.registry import Registry, default_registry
 
@@ -36,6 +37,8 @@ SECTION_KEYS: dict[str, str] = {
     "trade_max_retries": "with `broker_url`: the http brokerage's `max_retries`",
     "trade_backoff": "with `broker_url`: the http brokerage's `backoff` (seconds)",
     "ws_url": "seed shorthand for `feed: {name: websocket, url: ...}`",
+    "metrics": "mapping: `port` or `address` of a Prometheus `/metrics` endpoint, served "
+    "once the connectors are built (needs `qmtl-core[metrics]`; see docs/metrics.md)",
 }
 LIVE_NEEDS_BROKERAGE = (
     "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
@@ -60,6 +63,7 @@ class ConnectorsConfig:
     brokerage: ConnectorConfig | None
     feed: ConnectorConfig | None
     source: str | None = None
+    metrics: MetricsSettings | None = None
 
     def dump(self) -> dict[str, Any]:
         """The resolved config, secrets redacted: safe to print or log."""
@@ -67,6 +71,8 @@ class ConnectorsConfig:
         for section in (self.brokerage, self.feed):
             if section is not None:
                 out[section.kind] = {"name": section.name, **redact(section.options)}
+        if self.metrics is not None:
+            out["metrics"] = {"address": self.metrics.address}
         return out
 
 
@@ -156,8 +162,7 @@ def parse_connectors(
     for key in section:
         if key not in SECTION_KEYS:
             ctx.fail(
-                f"unknown key{did_you_mean(str(key), list(SECTION_KEYS))} "
-                f"(known: {', '.join(SECTION_KEYS)})",
+                unknown("key", str(key), list(SECTION_KEYS)),
                 f"connectors.{key}",
                 section,
                 key,
@@ -174,11 +179,30 @@ def parse_connectors(
 
     brokerage = _connector(section, "brokerage", _flat_brokerage(section, ctx), registry, ctx)
     feed = _connector(section, "feed", _flat_feed(section, ctx), registry, ctx)
+    metrics = _metrics(section, ctx)
     if domain == "live" and brokerage is None and not ctx.errors:
         ctx.fail(LIVE_NEEDS_BROKERAGE, "connectors.execution_domain", section, "execution_domain")
     if ctx.errors:
         raise ctx.errors[0] if len(ctx.errors) == 1 else ConfigErrors(ctx.errors)
-    return ConnectorsConfig(str(domain), brokerage, feed, file)
+    return ConnectorsConfig(str(domain), brokerage, feed, file, metrics)
+
+
+def _metrics(section: Mapping[str, Any], ctx: _Context) -> MetricsSettings | None:
+    node = section.get("metrics")
+    if node is None:
+        return None
+    if not isinstance(node, Mapping):
+        ctx.fail(
+            f"expected a mapping with 'port' or 'address', got {type(node).__name__}",
+            "connectors.metrics",
+            section,
+            "metrics",
+        )
+        return None
+    checked, problems = check_settings(node)
+    for key, message in problems:
+        ctx.fail(message, f"connectors.metrics.{key}", node, key)
+    return checked
 
 
 def _flat_brokerage(section: Mapping[str, Any], ctx: _Context) -> dict[str, Any] | None:
@@ -329,6 +353,7 @@ class Connectors:
     def __init__(self, config: ConnectorsConfig, registry: Registry | None = None) -> None:
         self.config = config
         self._registry = registry or default_registry()
+        self.metrics: MetricsExporter | None = None
 
     @property
     def execution_domain(self) -> str:
@@ -347,15 +372,25 @@ class Connectors:
                 key="connectors.execution_domain",
                 file=self.config.source,
             )
-        return Connectors(replace(self.config, execution_domain=execution_domain), self._registry)
+        other = Connectors(replace(self.config, execution_domain=execution_domain), self._registry)
+        other.metrics = self.metrics  # one endpoint per process, whatever the domain
+        return other
 
     @property
     def dryrun(self) -> bool:
         return self.execution_domain == "dryrun"
 
+    def start_metrics(self) -> MetricsExporter | None:
+        """Serve ``/metrics`` if the config asks for it (once); building a connector calls it."""
+        wanted = self.config.metrics
+        if wanted is not None and self.metrics is None:
+            self.metrics = enable_metrics(address=wanted.address, registry=self._registry)
+        return self.metrics
+
     @cached_property
     def brokerage(self) -> Any:
         """The brokerage client. In ``dryrun`` it is always the fake paper broker."""
+        self.start_metrics()
         configured = self.config.brokerage
         if self.dryrun:
             futures = (
@@ -367,6 +402,7 @@ class Connectors:
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
         """Build the feed; ``dryrun`` (or no feed configured) gives the in-memory fake feed."""
+        self.start_metrics()
         configured = self.config.feed
         if self.dryrun or configured is None:
             return self._registry.create("feed", "fake", on_message=on_message, **callbacks)

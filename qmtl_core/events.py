@@ -15,9 +15,16 @@ from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
 
 OrderEventKind = Literal[
-    "validated", "sent", "acknowledged", "retried", "status_changed", "rejected", "unknown"
+    "validated",
+    "sent",
+    "acknowledged",
+    "retried",
+    "status_changed",
+    "rejected",
+    "unknown",
+    "failed",
 ]
-FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped"]
+FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped", "delivered"]
 
 log = logging.getLogger("qmtl_core.events")
 
@@ -60,6 +67,10 @@ def emit_feed_event(kind: FeedEventKind, feed: str, **data: Any) -> None:
     _deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
 
 
+# "delivered" comes once per batch of messages: worth a metric, too chatty for INFO.
+_FEED_LEVELS = {"message_dropped": logging.WARNING, "delivered": logging.DEBUG}
+
+
 def _fields(data: Mapping[str, Any]) -> str:
     return " ".join(f"{key}={value!r}" for key, value in data.items())
 
@@ -70,7 +81,9 @@ class LoggingObserver:
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
         level = (
-            logging.WARNING if event.kind in ("rejected", "unknown", "retried") else logging.INFO
+            logging.WARNING
+            if event.kind in ("rejected", "unknown", "retried", "failed")
+            else logging.INFO
         )
         log.log(
             level,
@@ -83,5 +96,5 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
-        level = logging.WARNING if event.kind == "message_dropped" else logging.INFO
+        level = _FEED_LEVELS.get(event.kind, logging.INFO)
         log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

@@ -92,6 +92,11 @@ def did_you_mean(word: str, choices: list[str]) -> str:
     return f"; did you mean '{match[0]}'?" if match else ""
 
 
+def unknown(what: str, word: str, known: list[str]) -> str:
+    """``unknown key; did you mean 'port'? (known: port, address)``: one wording for all."""
+    return f"unknown {what}{did_you_mean(word, known)} (known: {', '.join(known)})"
+
+
 def validate_options(
     schema: Schema,
     options: Mapping[str, Any],
@@ -126,7 +131,7 @@ def validate_options(
                 out[key] = Secret(value) if is_secret_key(key) and isinstance(value, str) else value
                 continue
             known = sorted(by_name)
-            fail(key, f"unknown option{did_you_mean(key, known)} (known: {', '.join(known)})")
+            fail(key, unknown("option", key, known))
             continue
         if opt.name in given:
             fail(key, f"given twice (as '{opt.name}' and an alias)")

@@ -249,11 +249,14 @@ class WebSocketFeed:
             batch = await handoff.take()
             if not batch:
                 return
+            lag = time.monotonic() - handoff.batch_arrived
+            handed = 0
             try:
                 for item in batch:
                     if stopping.is_set():
                         return
                     if isinstance(item, dict):
+                        handed += 1
                         if await deliver(on_message, item, on_error=on_error):
                             self._delivered += 1
                         else:
@@ -265,6 +268,15 @@ class WebSocketFeed:
                         return
             finally:
                 handoff.done(len(batch))
+                if handed:
+                    emit_feed_event(
+                        "delivered",
+                        FEED_NAME,
+                        url=self._where,
+                        messages=handed,
+                        lag=lag,
+                        queued=handoff.held,
+                    )
             await asyncio.sleep(0)  # let the loop's other tasks run between batches
 
     async def _reconnected(self) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections import deque
 from typing import Generic, TypeVar
 
@@ -25,8 +26,12 @@ class Handoff(Generic[T]):
     def __init__(self, loop: asyncio.AbstractEventLoop, capacity: int) -> None:
         self.capacity = capacity
         self.peak = 0
+        #: ``time.monotonic()`` when the first item of the last batch ``take()`` returned
+        #: arrived: the feed's lag is now minus this.
+        self.batch_arrived = 0.0
         self._loop = loop
         self._items: deque[T] = deque()
+        self._arrived: deque[float] = deque()
         self._held = 0
         self._lock = threading.Lock()
         self._space = threading.Condition(self._lock)
@@ -49,6 +54,7 @@ class Handoff(Generic[T]):
             if self._closed:
                 return False
             self._items.append(item)
+            self._arrived.append(time.monotonic())
             self._held += 1
             if self._held > self.peak:
                 self.peak = self._held
@@ -77,8 +83,11 @@ class Handoff(Generic[T]):
         while True:
             with self._lock:
                 if self._items:
-                    items = self._items
+                    items, arrived = self._items, self._arrived
                     count = min(limit, len(items))
+                    self.batch_arrived = arrived[0]
+                    for _ in range(count):
+                        arrived.popleft()
                     return [items.popleft() for _ in range(count)]
                 if self._closed:
                     return []
@@ -98,5 +107,6 @@ class Handoff(Generic[T]):
         with self._lock:
             self._closed = True
             self._items.clear()
+            self._arrived.clear()
             self._space.notify_all()
             self._wake_locked()

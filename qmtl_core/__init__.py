@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from qmtl_core.execution import RetryPolicy
     from qmtl_core.feeds import LiveDataFeed
+    from qmtl_core.journal import OrderJournal, open_journal
     from qmtl_core.oco import OCOOrder, OcoResult
     from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
     from qmtl_core.redaction import Secret
@@ -61,6 +62,7 @@ _CORE_MODULES = {
     ),
     "execution": ("RetryPolicy",),
     "feeds": ("LiveDataFeed",),
+    "journal": ("OrderJournal", "open_journal"),
     "oco": ("OCOOrder", "OcoResult"),
     "orders": ("Order", "OrderAck", "OrderStatus", "validate_order"),
     "redaction": ("Secret",),
@@ -88,6 +90,7 @@ __all__ = [
     "OcoSupport",
     "Order",
     "OrderAck",
+    "OrderJournal",
     "OrderNotCancelable",
     "OrderNotFound",
     "OrderRejected",
@@ -109,6 +112,7 @@ __all__ = [
     "WebSocketFeed",
     "load_connectors",
     "make_ccxt_brokerage",
+    "open_journal",
     "validate_order",
 ]
 

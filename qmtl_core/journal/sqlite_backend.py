@@ -262,7 +262,12 @@ class SqliteJournal(OrderJournal):
         self._claims += 1
         if self._claims % _PRUNE_EVERY == 0:
             self._prune()
-        return Claim(True, _entry(values))
+        return Claim(
+            True,
+            JournalEntry(
+                coid, EntryState.IN_FLIGHT.value, order, None, connector, self.owner, key, now, now
+            ),
+        )
 
     def record(
         self,

@@ -7,12 +7,19 @@
    WebSocket gateway (prices). On the way, the broker accepts the entry order but its
    answer is lost (a 502), and the gateway drops the feed's connection; the client
    finds the order instead of sending it twice, and the feed reconnects.
+3. crash and restart: a strategy process sends an order through the SQLite journal, the
+   broker takes it but stalls its answer, and the demo kills the process (SIGKILL). The
+   restarted process reconciles (the order is found by its client_order_id) and sends
+   nothing: the broker holds one order.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -95,6 +102,33 @@ async def run_live(settings: Settings) -> tuple[OcoResult, int]:
         return result, broker.order_count
 
 
+def run_crash_restart() -> int:
+    """Kill the strategy mid-order, restart it; returns how many orders the broker holds."""
+    strategy = [sys.executable, str(HERE / "crash_restart_strategy.py")]
+    with (
+        BrokerServer(prices={Settings.symbol: PRICES[0]}) as broker,
+        tempfile.TemporaryDirectory(prefix="qmtl-demo-state-") as folder,
+    ):
+        args = [broker.url, f"sqlite:///{folder}/state.db"]
+        broker.faults.stall_next(1, seconds=30, method="POST", accept=True)
+        first = subprocess.Popen([*strategy, *args])
+        deadline = time.monotonic() + 30
+        while broker.order_count == 0:
+            if time.monotonic() > deadline or first.poll() is not None:
+                raise TimeoutError("demo: the broker never received the order")
+            time.sleep(0.01)
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+        print("killed the strategy (SIGKILL): the broker holds the order, its answer was lost")
+        print("restarting the strategy with the same state:")
+        subprocess.run([*strategy, *args], check=True)
+        held = broker.orders()
+        for ack in held:
+            print(f"broker holds {ack.id} {ack.client_order_id} {ack.status.value}")
+        print(f"broker holds {len(held)} order, saw {len(broker.seen('POST'))} order POST")
+        return len(held)
+
+
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keep order with log lines
     settings = Settings()
@@ -105,8 +139,12 @@ def main() -> int:
     live, orders_at_broker = asyncio.run(run_live(settings))
     print(f"broker holds {orders_at_broker} orders for the 3 the strategy placed (entry, TP, SL)")
 
+    banner("crash and restart: a SIGKILL mid-order, the journal, reconciliation")
+    after_crash = run_crash_restart()
+
     ok = (
-        all(
+        after_crash == 1
+        and all(
             r.filled is not None and r.canceled is not None and not r.both_filled
             for r in (dry, live)
         )

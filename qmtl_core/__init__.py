@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     )
     from qmtl_core.execution import RetryPolicy
     from qmtl_core.feeds import LiveDataFeed
+    from qmtl_core.journal import OrderJournal, open_journal
     from qmtl_core.metrics import MetricsExporter, enable_metrics
     from qmtl_core.oco import OCOOrder, OcoResult
     from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
@@ -63,6 +64,7 @@ _CORE_MODULES = {
     "execution": ("RetryPolicy",),
     "feeds": ("LiveDataFeed",),
     "metrics": ("MetricsExporter", "enable_metrics"),
+    "journal": ("OrderJournal", "open_journal"),
     "oco": ("OCOOrder", "OcoResult"),
     "orders": ("Order", "OrderAck", "OrderStatus", "validate_order"),
     "redaction": ("Secret",),
@@ -91,6 +93,7 @@ __all__ = [
     "OcoSupport",
     "Order",
     "OrderAck",
+    "OrderJournal",
     "OrderNotCancelable",
     "OrderNotFound",
     "OrderRejected",
@@ -113,6 +116,7 @@ __all__ = [
     "enable_metrics",
     "load_connectors",
     "make_ccxt_brokerage",
+    "open_journal",
     "validate_order",
 ]
 

@@ -7,13 +7,15 @@ does validation, idempotent submission with retries, and events, identically for
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from qmtl_core.errors import (
     AuthenticationError,
@@ -33,6 +35,13 @@ from qmtl_core.orders import (
     order_ref,
     validate_order,
 )
+
+if TYPE_CHECKING:
+    from qmtl_core.journal import JournalEntry, OrderJournal
+
+#: Last statuses a client remembers (for ``status_changed`` events); oldest go first.
+MAX_TRACKED_ORDERS = 100_000
+log = logging.getLogger("qmtl_core.brokerage")
 
 
 class OcoSupport(StrEnum):
@@ -80,9 +89,14 @@ class BaseBrokerageClient(ABC):
     capabilities: Capabilities
     retry_policy: RetryPolicy = RetryPolicy(max_retries=0)
 
-    def __init__(self) -> None:
+    def __init__(self, *, journal: OrderJournal | None = None) -> None:
         self._status_lock = threading.Lock()
-        self._last_status: dict[str, OrderStatus] = {}
+        self._last_status: OrderedDict[str, OrderStatus] = OrderedDict()
+        self.journal = journal
+
+    def set_journal(self, journal: OrderJournal | None) -> None:
+        """Journal every order of this client in ``journal`` (None: no journal)."""
+        self.journal = journal
 
     @property
     def connector_name(self) -> str:
@@ -94,9 +108,39 @@ class BaseBrokerageClient(ABC):
         return validate_order(order, order_types=caps.order_types, futures=caps.futures)
 
     def post_order(self, order: OrderInput) -> OrderAck:
+        """Validate and place ``order`` once. With a journal, the order is durably
+        journaled before it leaves; a ``client_order_id`` the journal already holds
+        sends nothing and returns that order's latest ack (``OrderStatusUnknown`` while
+        its outcome is unresolved)."""
         validated = self.validate(order)
         coid = validated.client_order_id
         emit_order_event("validated", self.connector_name, coid, symbol=validated.symbol)
+        journal = self.journal
+        if journal is None or journal.holds(coid):
+            return self._submit(validated)
+        from qmtl_core.journal.send import send_journaled
+
+        result = send_journaled(
+            journal,
+            validated,
+            connector=self.connector_name,
+            send=self._submit,
+            lookup=self.lookup_order,
+        )
+        if result.sent:
+            assert result.ack is not None
+            return result.ack
+        held = result.entry
+        if held.unresolved or held.ack is None:
+            raise OrderStatusUnknown(
+                coid,
+                f"the journal holds it as {held.state} (owner {held.owner}); nothing was "
+                "sent: reconcile (Runner.reconcile or client.reconcile) before sending again",
+            )
+        return held.ack
+
+    def _submit(self, validated: Order) -> OrderAck:
+        coid = validated.client_order_id
         started = time.perf_counter()
         try:
             ack = submit_order(
@@ -124,8 +168,22 @@ class BaseBrokerageClient(ABC):
             status=ack.status.value,
             latency=time.perf_counter() - started,
         )
-        self._track(ack)
+        self._remember(ack)
         return ack
+
+    def lookup_order(self, order: Order) -> OrderAck | None:
+        """The venue's answer for ``order`` found by its ``client_order_id`` (None when the
+        venue has no such order); transient failures are retried. Never sends."""
+        return call_with_retries(lambda: self._lookup(order), self.retry_policy)
+
+    def reconcile(self) -> list[JournalEntry]:
+        """Resolve this connector's in-flight and unknown journal entries at the venue
+        (see ``qmtl_core.journal.reconcile``); returns the entries it resolved."""
+        from qmtl_core.journal.reconcile import reconcile
+
+        if self.journal is None:
+            return []
+        return reconcile(self.journal, self.lookup_order, connector=self.connector_name)
 
     def poll_order_status(self, order: OrderRefInput) -> OrderAck:
         ref = order_ref(order)
@@ -153,10 +211,18 @@ class BaseBrokerageClient(ABC):
         self._track(ack)
         return ack
 
-    def _track(self, ack: OrderAck) -> None:
+    def _remember(self, ack: OrderAck) -> OrderStatus | None:
+        """Remember the latest status (bounded); returns the one it replaces."""
         with self._status_lock:
-            before = self._last_status.get(ack.client_order_id)
+            before = self._last_status.pop(ack.client_order_id, None)
             self._last_status[ack.client_order_id] = ack.status
+            if len(self._last_status) > MAX_TRACKED_ORDERS:
+                self._last_status.popitem(last=False)
+        return before
+
+    def _track(self, ack: OrderAck) -> None:
+        """A later answer (poll, cancel): event on a status change, and into the journal."""
+        before = self._remember(ack)
         if before is not None and before != ack.status:
             emit_order_event(
                 "status_changed",
@@ -166,6 +232,11 @@ class BaseBrokerageClient(ABC):
                 previous=before.value,
                 status=ack.status.value,
             )
+        if self.journal is not None:
+            try:
+                self.journal.observe(ack)
+            except Exception:
+                log.exception("order %s: storing its status in the journal failed", ack.id)
 
     @abstractmethod
     def _send(self, order: Order) -> OrderAck:

@@ -11,9 +11,13 @@ import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from qmtl_core.errors import ConfigError, ConfigErrors, PluginError
 from qmtl_core.registry import Registry, default_registry
+
+if TYPE_CHECKING:
+    from qmtl_core.journal import OrderJournal
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
@@ -80,6 +84,58 @@ def cmd_config_reference(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_orders(args: argparse.Namespace) -> int:
+    """List the journal's orders and their states; with ``--follow``, tail its events."""
+    from qmtl_core.journal import open_journal
+    from qmtl_core.state import default_state_url
+
+    try:
+        journal = open_journal(args.state or default_state_url())
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
+        rows = [("CLIENT_ORDER_ID", "STATE", "STATUS", "VENUE_ID", "CONNECTOR", "SYMBOL", "SIDE")]
+        for entry in journal.entries():
+            ack = entry.ack
+            rows.append(
+                (
+                    entry.client_order_id,
+                    entry.state,
+                    ack.status.value if ack else "-",
+                    ack.id if ack else "-",
+                    entry.connector,
+                    entry.order.symbol,
+                    f"{entry.order.side.value} {entry.order.quantity}",
+                )
+            )
+        print(_table(rows))
+        if args.follow:
+            _follow(journal, args.poll)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        journal.close()
+    return 0
+
+
+def _follow(journal: OrderJournal, poll: float) -> None:
+    import time
+
+    last = journal.events(limit=1_000_000)
+    after = last[-1].id if last else None
+    while True:
+        for event in journal.events(after=after):
+            after = event.id
+            print(
+                f"{event.time:.3f} {event.client_order_id} {event.state} "
+                f"status={event.status or '-'} venue_id={event.venue_id or '-'} "
+                f"connector={event.connector} {event.reason}".rstrip(),
+                flush=True,
+            )
+        time.sleep(poll)
+
+
 def _examples_dir(given: str | None) -> Path:
     candidates = (
         [Path(given)] if given else [Path("examples"), Path(__file__).parents[1] / "examples"]
@@ -114,6 +170,13 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     )
     reference.add_argument("--builtin", action="store_true", help="only the built-in plugins")
     reference.set_defaults(func=cmd_config_reference)
+    orders = sub.add_parser("orders", help="list the order journal's orders; tail its events")
+    orders.add_argument(
+        "--state", help="state URL (default: the default SQLite file, see docs/state.md)"
+    )
+    orders.add_argument("--follow", action="store_true", help="then print new events as they come")
+    orders.add_argument("--poll", type=float, default=0.2, help=argparse.SUPPRESS)
+    orders.set_defaults(func=cmd_orders)
     demo = sub.add_parser("demo", help="run the demo strategy on the offline connectors")
     demo.add_argument("--examples", help="the examples directory (default: ./examples)")
     demo.set_defaults(func=cmd_demo)

@@ -21,10 +21,12 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from qmtl_core.errors import ConfigError, ConfigErrors
+from qmtl_core.journal import OrderJournal, open_journal
 from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
 from qmtl_core.options import unknown
 from qmtl_core.redaction import redact
 from qmtl_core.registry import Registry, default_registry
+from qmtl_core.state import StateURL, default_state_url, parse_state_url
 
 DOMAINS = ("dryrun", "live")
 #: Every key of the ``connectors:`` section, with what it means (also the config docs).
@@ -39,6 +41,9 @@ SECTION_KEYS: dict[str, str] = {
     "ws_url": "seed shorthand for `feed: {name: websocket, url: ...}`",
     "metrics": "mapping: `port` or `address` of a Prometheus `/metrics` endpoint, served "
     "once the connectors are built (needs `qmtl-core[metrics]`; see docs/metrics.md)",
+    "state": "where the order journal lives: `sqlite:///relative.db` (relative to this "
+    "file's folder), `sqlite:////absolute.db`, `redis://host:port/db` or `memory://`; "
+    "default: a SQLite file in `$QMTL_STATE_DIR` or `~/.local/state/qmtl` (docs/state.md)",
 }
 LIVE_NEEDS_BROKERAGE = (
     "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
@@ -64,10 +69,14 @@ class ConnectorsConfig:
     feed: ConnectorConfig | None
     source: str | None = None
     metrics: MetricsSettings | None = None
+    state: StateURL | None = None
+    state_line: int | None = None
 
     def dump(self) -> dict[str, Any]:
         """The resolved config, secrets redacted: safe to print or log."""
         out: dict[str, Any] = {"execution_domain": self.execution_domain}
+        if self.state is not None:
+            out["state"] = str(self.state)
         for section in (self.brokerage, self.feed):
             if section is not None:
                 out[section.kind] = {"name": section.name, **redact(section.options)}
@@ -182,9 +191,31 @@ def parse_connectors(
     metrics = _metrics(section, ctx)
     if domain == "live" and brokerage is None and not ctx.errors:
         ctx.fail(LIVE_NEEDS_BROKERAGE, "connectors.execution_domain", section, "execution_domain")
+    state = _state(section, file, ctx)
     if ctx.errors:
         raise ctx.errors[0] if len(ctx.errors) == 1 else ConfigErrors(ctx.errors)
-    return ConnectorsConfig(str(domain), brokerage, feed, file, metrics)
+    return ConnectorsConfig(
+        str(domain),
+        brokerage,
+        feed,
+        file,
+        metrics=metrics,
+        state=state,
+        state_line=_line(section, "state"),
+    )
+
+
+def _state(section: Mapping[str, Any], file: str | None, ctx: _Context) -> StateURL | None:
+    """``connectors: state:``, a relative SQLite path taken from the file's folder."""
+    if "state" not in section:
+        return None
+    try:
+        return parse_state_url(
+            section["state"], base_dir=Path(file).parent if file is not None else None
+        )
+    except ConfigError as exc:
+        ctx.fail(exc.message, "connectors.state", section, "state")
+        return None
 
 
 def _metrics(section: Mapping[str, Any], ctx: _Context) -> MetricsSettings | None:
@@ -388,17 +419,44 @@ class Connectors:
         return self.metrics
 
     @cached_property
+    def journal(self) -> OrderJournal:
+        """The order journal of ``state:`` (default: a SQLite file, see docs/state.md),
+        opened on first use. In ``dryrun`` it is in memory, like the paper broker."""
+        state = self.config.state
+        if self.dryrun:
+            state = parse_state_url("memory://")
+        try:
+            return open_journal(state if state is not None else default_state_url())
+        except ConfigError as exc:
+            raise ConfigError(
+                exc.message,
+                key="connectors.state",
+                file=self.config.source,
+                line=self.config.state_line,
+            ) from None
+
+    @cached_property
     def brokerage(self) -> Any:
-        """The brokerage client. In ``dryrun`` it is always the fake paper broker."""
+        """The brokerage client, journaling in :attr:`journal`. In ``dryrun`` it is
+        always the fake paper broker."""
         self.start_metrics()
         configured = self.config.brokerage
         if self.dryrun:
             futures = (
                 configured is not None and self._registry.get("brokerage", configured.name).futures
             )
-            return self._registry.create("brokerage", "fake", futures=futures)
-        assert configured is not None
-        return self._registry.create("brokerage", configured.name, **configured.options)
+            client = self._registry.create("brokerage", "fake", futures=futures)
+        else:
+            assert configured is not None
+            client = self._registry.create("brokerage", configured.name, **configured.options)
+        if callable(getattr(client, "set_journal", None)):
+            client.set_journal(self.journal)
+        return client
+
+    def close(self) -> None:
+        """Close the journal if it was opened (its lease is given up)."""
+        if "journal" in self.__dict__:
+            self.journal.close()
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
         """Build the feed; ``dryrun`` (or no feed configured) gives the in-memory fake feed."""

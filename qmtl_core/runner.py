@@ -1,26 +1,22 @@
 """Runner: the gate between a strategy's order stream and the execution service.
 
-Every order is validated, checked against activation gating, and de-duplicated
-before it reaches the service, whatever service is set: a replayed or doubled
-signal must not become a second order.
+Every order is validated, checked against activation gating, and claimed in the order
+journal before it reaches the service, whatever service is set: a replayed or doubled
+signal must not become a second order, in this process or any other sharing the
+journal, now or after a restart.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections import OrderedDict
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from qmtl_core.brokerage import BrokerageClient, OrderInput
-from qmtl_core.errors import (
-    AuthenticationError,
-    OrderRejected,
-    OrderValidationError,
-    TransientError,
-)
+from qmtl_core.journal import JournalEntry, OrderJournal, open_journal
+from qmtl_core.journal.reconcile import reconcile
+from qmtl_core.journal.send import send_journaled
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, validate_order
 
 Outcome = Literal["sent", "gated", "duplicate"]
@@ -40,51 +36,19 @@ class SubmitResult:
         return self.outcome == "sent"
 
 
-class DuplicateFilter:
-    """Remembers recent order keys; an order id for ``id_ttl``, a content key for ``ttl``."""
+#: How long an order without its own client_order_id counts as a duplicate, by default.
+DEFAULT_DUPLICATE_TTL_SECONDS = 60.0
 
-    def __init__(
-        self, ttl: float = 60.0, id_ttl: float = 86400.0, max_entries: int = 100_000
-    ) -> None:
-        self.ttl = ttl
-        self.id_ttl = id_ttl
-        self.max_entries = max_entries
-        self._entries: OrderedDict[Hashable, tuple[float, OrderAck | None]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    @staticmethod
-    def key(raw: Mapping[str, Any] | Order, order: Order) -> Hashable:
-        """The order's own id if the caller gave one, else what it trades and when."""
-        given = raw.client_order_id if isinstance(raw, Order) else raw.get("client_order_id")
-        if given is not None:
-            return ("id", order.client_order_id)
-        return ("content", order.symbol, order.side, order.quantity.normalize(), order.timestamp)
-
-    def claim(self, key: Hashable) -> tuple[bool, OrderAck | None]:
-        """(True, None) if the key is new and now claimed, else (False, first ack if known)."""
-        now = time.monotonic()
-        with self._lock:
-            while self._entries:
-                oldest, (expires, _) = next(iter(self._entries.items()))
-                if expires > now and len(self._entries) < self.max_entries:
-                    break
-                del self._entries[oldest]
-            entry = self._entries.get(key)
-            if entry is not None and entry[0] > now:
-                return False, entry[1]
-            ttl = self.id_ttl if isinstance(key, tuple) and key[0] == "id" else self.ttl
-            self._entries.pop(key, None)
-            self._entries[key] = (now + ttl, None)
-            return True, None
-
-    def record(self, key: Hashable, ack: OrderAck) -> None:
-        with self._lock:
-            if key in self._entries:
-                self._entries[key] = (self._entries[key][0], ack)
-
-    def release(self, key: Hashable) -> None:
-        with self._lock:
-            self._entries.pop(key, None)
+def duplicate_key(raw: Mapping[str, Any] | Order, order: Order) -> str | None:
+    """The content key of an order the caller gave no ``client_order_id``: what it
+    trades and when. None when it has no ``timestamp`` either: then nothing identifies
+    a repeat, so every such order is a new intent (its fresh id is its only key)."""
+    given = raw.client_order_id if isinstance(raw, Order) else raw.get("client_order_id")
+    if given is not None or order.timestamp is None:
+        return None
+    quantity = order.quantity.normalize()
+    return f"content|{order.symbol}|{order.side.value}|{quantity}|{order.timestamp!r}"
 
 
 class Runner:
@@ -92,7 +56,9 @@ class Runner:
 
     _service: ClassVar[BrokerageClient | None] = None
     _activation: ClassVar[Activation] = True
-    _duplicates: ClassVar[DuplicateFilter] = DuplicateFilter()
+    _journal: ClassVar[OrderJournal | None] = None
+    _memory_journal: ClassVar[OrderJournal | None] = None
+    _duplicate_ttl: ClassVar[float] = DEFAULT_DUPLICATE_TTL_SECONDS
     _lock: ClassVar[threading.Lock] = threading.Lock()
 
     @classmethod
@@ -116,23 +82,54 @@ class Runner:
     @classmethod
     def set_duplicate_ttl(cls, seconds: float) -> None:
         """How long an order without its own client_order_id counts as a duplicate."""
-        cls._duplicates.ttl = seconds
+        cls._duplicate_ttl = seconds
+
+    @classmethod
+    def set_journal(cls, journal: OrderJournal | None) -> None:
+        """Claim and record orders in ``journal``. None: the service's own journal (a
+        client built by ``load_connectors`` has the config's), else one in memory."""
+        with cls._lock:
+            cls._journal = journal
+
+    @classmethod
+    def journal(cls) -> OrderJournal:
+        """The journal orders go through now (see :meth:`set_journal`)."""
+        with cls._lock:
+            if cls._journal is not None:
+                return cls._journal
+            own = getattr(cls._service, "journal", None)
+            if isinstance(own, OrderJournal):
+                return own
+            if cls._memory_journal is None:
+                cls._memory_journal = open_journal("memory://")
+            return cls._memory_journal
 
     @classmethod
     def reset(cls) -> None:
-        """Forget the service, gating and remembered orders (tests, strategy restarts)."""
+        """Forget the service, gating, journal and remembered orders (tests, restarts)."""
         with cls._lock:
+            memory, cls._memory_journal = cls._memory_journal, None
             cls._service = None
             cls._activation = True
-            cls._duplicates = DuplicateFilter()
+            cls._journal = None
+            cls._duplicate_ttl = DEFAULT_DUPLICATE_TTL_SECONDS
+        if memory is not None:
+            memory.close()
 
     @classmethod
-    def submit_order(cls, order: OrderInput) -> SubmitResult:
+    def _require_service(cls) -> BrokerageClient:
         service = cls._service
         if service is None:
             raise RuntimeError(
                 "no trade execution service: call Runner.set_trade_execution_service"
             )
+        return service
+
+    @classmethod
+    def submit_order(cls, order: OrderInput) -> SubmitResult:
+        """Validate, gate, claim in the journal, then send: ``sent``, ``gated`` or
+        ``duplicate`` (with the first order's ack when known)."""
+        service = cls._require_service()
         caps = getattr(service, "capabilities", None)
         validated = validate_order(
             order,
@@ -143,17 +140,34 @@ class Runner:
         allowed = activation(validated) if callable(activation) else activation
         if not allowed:
             return SubmitResult("gated", validated)
-        duplicates = cls._duplicates
-        key = duplicates.key(order, validated)
-        fresh, first_ack = duplicates.claim(key)
-        if not fresh:
-            return SubmitResult("duplicate", validated, first_ack)
-        try:
-            ack = service.post_order(validated)
-        except (OrderRejected, OrderValidationError, AuthenticationError, TransientError):
-            # The venue surely has no such order (a TransientError escapes only when no
-            # attempt can have reached it), so a corrected or later retry may go.
-            duplicates.release(key)
-            raise
-        duplicates.record(key, ack)
-        return SubmitResult("sent", validated, ack)
+        result = send_journaled(
+            cls.journal(),
+            validated,
+            connector=_connector_name(service),
+            send=service.post_order,
+            lookup=getattr(service, "lookup_order", None),
+            key=duplicate_key(order, validated),
+            key_ttl=cls._duplicate_ttl,
+        )
+        if not result.sent:
+            return SubmitResult("duplicate", validated, result.entry.ack)
+        return SubmitResult("sent", validated, result.ack)
+
+    @classmethod
+    def reconcile(cls) -> list[JournalEntry]:
+        """Look every in-flight or unknown entry of the service's connector up at the
+        venue and resolve it (never re-sending); returns the entries it resolved.
+        Entries of a live peer process are left alone."""
+        service = cls._require_service()
+        lookup = getattr(service, "lookup_order", None)
+        if lookup is None:
+            raise TypeError(
+                "reconciliation needs a service with lookup_order(order), such as any "
+                "BaseBrokerageClient"
+            )
+        return reconcile(cls.journal(), lookup, connector=_connector_name(service))
+
+
+def _connector_name(service: BrokerageClient) -> str:
+    name = getattr(service, "connector_name", None)
+    return name if isinstance(name, str) else type(service).__name__

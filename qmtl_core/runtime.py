@@ -27,3 +27,10 @@ RETRY_AFTER_MAX_SECONDS: float = 60.0
 WS_BACKOFF_INITIAL_SECONDS: float = 0.5
 WS_BACKOFF_MAX_SECONDS: float = 30.0
 WS_HEALTHY_AFTER_SECONDS: float = 10.0
+
+#: How long an order journal's owner stays alive without renewing its lease; a
+#: background thread renews it every third of this while the journal is open.
+JOURNAL_LEASE_SECONDS: float = 15.0
+#: Reconciliation concludes "not placed" from a lookup that finds nothing only for an
+#: entry untouched this long: a request of a crashed sender may still be on its way.
+RECONCILE_SETTLE_SECONDS: float = 10.0

@@ -159,3 +159,19 @@ def open_redis(state: StateURL) -> redis.Redis:
             key=STATE_KEY,
         ) from None
     return client
+
+
+#: Environment variable naming the folder of the default state file.
+STATE_DIR_ENV = "QMTL_STATE_DIR"
+
+
+def default_state_url() -> str:
+    """The state URL used when ``qmtl.yml`` has no ``state:`` key: a SQLite file, so
+    durability is on by default. ``$QMTL_STATE_DIR/state.db`` when that variable is set
+    (the test suite sets it to a temporary folder), else
+    ``$XDG_STATE_HOME/qmtl/state.db`` (``~/.local/state/qmtl/state.db``)."""
+    folder = os.environ.get(STATE_DIR_ENV)
+    if not folder:
+        xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+        folder = str(Path(xdg) / "qmtl")
+    return "sqlite:///" + str((Path(folder) / "state.db").resolve())

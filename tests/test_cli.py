@@ -83,4 +83,8 @@ def test_demo_tells_the_oco_story_end_to_end() -> None:
     assert "broker saw 3 order POSTs" in live
     assert "broker holds 3 orders for the 3 the strategy placed" in live
     assert "kind=retried" in done.stderr and "502" in done.stderr
+    crash = out[out.index("=== crash and restart") :]
+    assert "killed the strategy (SIGKILL)" in crash
+    assert "outcome duplicate; journal: demo-crash-1 acknowledged" in crash
+    assert "broker holds 1 order, saw 1 order POST" in crash
     assert "demo OK" in out

@@ -21,7 +21,7 @@ from qmtl_core.orders import (
     validate_order,
     venue_decimal,
 )
-from qmtl_core.runner import DuplicateFilter
+from qmtl_core.runner import duplicate_key
 
 ALL_TYPES = frozenset(OrderType)
 SEED_ORDER = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": 0.01}
@@ -312,6 +312,6 @@ def test_full_range_of_numbers_and_strings_gives_an_order_or_a_validation_error(
         assert len(str(exc)) < 400
         return
     # The Runner's duplicate key must be computable for every order the validator passes.
-    key = DuplicateFilter.key(data, order)
-    assert key == DuplicateFilter.key(dict(data), validate_order(data))
+    key = duplicate_key(data, order)
+    assert key == duplicate_key(dict(data), validate_order(data))
     assert order.client_order_id.strip() == order.client_order_id

@@ -68,7 +68,8 @@ def test_same_client_order_id_is_sent_once_with_a_custom_service() -> None:
     first = Runner.submit_order({**ORDER, "client_order_id": "c-1"})
     again = Runner.submit_order({**ORDER, "client_order_id": "c-1", "timestamp": 1800000000})
     assert first.outcome == "sent" and again.outcome == "duplicate"
-    assert again.ack is first.ack
+    assert again.ack is not None and first.ack is not None
+    assert again.ack.id == first.ack.id
     assert len(service.received) == 1
 
 

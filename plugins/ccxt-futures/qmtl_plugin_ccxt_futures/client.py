@@ -16,6 +16,7 @@ from typing import Any
 
 from qmtl_core.brokerage import Capabilities, OcoSupport, OrderInput
 from qmtl_core.errors import ConfigError, OrderRejected, OrderValidationError
+from qmtl_core.journal import OrderJournal
 from qmtl_core.options import validate_options
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, PositionSide, Side
 from qmtl_plugin_ccxt_futures.positions import Position, to_positions
@@ -50,7 +51,9 @@ class FuturesCcxtBrokerageClient(CcxtBrokerageClient):
     ccxt_defaults = FUTURES_DEFAULTS
     demo_instead_of_sandbox = FUTURES_DEMO_INSTEAD_OF_SANDBOX
 
-    def __init__(self, exchange: str | Any, **options: Any) -> None:
+    def __init__(
+        self, exchange: str | Any, *, journal: OrderJournal | None = None, **options: Any
+    ) -> None:
         own = validate_options(
             FUTURES_ONLY_OPTIONS,
             {k: options.pop(k) for k in list(options) if k in _FUTURES_NAMES},
@@ -61,7 +64,7 @@ class FuturesCcxtBrokerageClient(CcxtBrokerageClient):
         self.hedge_mode: bool | None = own.get("hedge_mode")
         if self.leverage is not None and self.leverage < 1:
             raise ConfigError(f"must be 1 or more, got {self.leverage}", key="leverage")
-        super().__init__(exchange, **options)
+        super().__init__(exchange, journal=journal, **options)
         self._setup_lock = threading.Lock()
         self._position_mode_done = False
         self._margin_mode_done: set[str] = set()

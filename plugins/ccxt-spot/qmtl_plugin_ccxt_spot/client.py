@@ -26,6 +26,7 @@ from qmtl_core.errors import (
     TransientError,
 )
 from qmtl_core.execution import RetryPolicy, call_with_retries
+from qmtl_core.journal import OrderJournal
 from qmtl_core.options import Schema
 from qmtl_core.orders import (
     SPOT_ORDER_TYPES,
@@ -65,8 +66,10 @@ class CcxtBrokerageClient(BaseBrokerageClient):
     ccxt_defaults: ClassVar[Mapping[str, Any]] = SPOT_DEFAULTS
     demo_instead_of_sandbox: ClassVar[frozenset[str]] = frozenset()
 
-    def __init__(self, exchange: str | Any, **options: Any) -> None:
-        super().__init__()
+    def __init__(
+        self, exchange: str | Any, *, journal: OrderJournal | None = None, **options: Any
+    ) -> None:
+        super().__init__(journal=journal)
         settings = parse_settings(self.settings_schema, options)
         self.retry_policy = RetryPolicy(max_retries=settings.max_retries, backoff=settings.backoff)
         self.venue = open_venue(

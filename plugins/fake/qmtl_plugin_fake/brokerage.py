@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
+from qmtl_core.journal import OrderJournal
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.paper import PaperEngine
 
@@ -28,8 +29,9 @@ class FakeBrokerageClient(BaseBrokerageClient):
         *,
         futures: bool = False,
         engine: PaperEngine | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(journal=journal)
         self.engine = engine if engine is not None else PaperEngine(prices)
         if engine is not None and prices:
             for symbol, price in prices.items():

@@ -18,6 +18,7 @@ from qmtl_core import runtime
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
 from qmtl_core.errors import ConfigError, RequestNotSent, TransientError, VenueProtocolError
 from qmtl_core.execution import RetryPolicy
+from qmtl_core.journal import OrderJournal
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret, reveal
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
@@ -91,8 +92,9 @@ class TradeExecutionService(BaseBrokerageClient):
         backoff: float = 0.1,
         *,
         token: str | Secret | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(journal=journal)
         self.url = _orders_url(url)
         self.retry_policy = RetryPolicy(max_retries=max_retries, backoff=backoff)
         plain = reveal(token)

@@ -1,0 +1,152 @@
+"""The order journal's cost per order, in units measured in the same run.
+
+Posts orders through ``HttpBrokerageClient`` to the reference broker on 127.0.0.1 with
+no journal, a SQLite journal and a Redis journal (a real redis-server with
+``appendfsync always``), interleaved in rounds so machine noise hits all alike. In the
+same run it measures the bare cost of one durable SQLite commit (``BEGIN IMMEDIATE``,
+one INSERT, ``COMMIT`` with ``synchronous=FULL`` in WAL) and of one Redis round trip
+(a ``SET``, persisted like the journal's writes; a ``PING`` is printed too).
+
+Aims: journal overhead per order <= 1.5 durable commits (SQLite) and <= 2 round trips
+(Redis). Exits non-zero when an aim is missed or the broker holds the wrong number of
+orders.
+
+    .venv/bin/python benchmarks/bench_journal.py --orders 600
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from qmtl_core import HttpBrokerageClient, OrderStatus, open_journal
+from qmtl_core.state import open_redis, open_sqlite, parse_state_url
+from qmtl_core.testing.redis_server import RedisServer
+from qmtl_plugin_http.server import BrokerServer
+
+SYMBOL = "BTC/USDT"
+ROUNDS = 10
+WARMUP = 30
+SQLITE_AIM = 1.5
+REDIS_AIM = 2.0
+
+
+def orders(tag: str, count: int) -> list[dict[str, str]]:
+    return [
+        {"symbol": SYMBOL, "side": "BUY", "type": "market", "quantity": "0.01",
+         "client_order_id": f"{tag}{i:07d}"}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def post_all(client: HttpBrokerageClient) -> Callable[[list[dict[str, str]]], None]:
+    def run(batch: list[dict[str, str]]) -> None:
+        for payload in batch:
+            if client.post_order(payload).status is not OrderStatus.FILLED:
+                raise SystemExit(f"order {payload['client_order_id']} not filled")
+
+    return run
+
+
+def bare_commits(folder: Path) -> Callable[[list[dict[str, str]]], None]:
+    """One bare durable SQLite write transaction per item: the SQLite unit."""
+    conn = open_sqlite(folder / "bare.db")
+    conn.execute("CREATE TABLE IF NOT EXISTS t (k TEXT PRIMARY KEY, v TEXT)")
+
+    def run(batch: list[dict[str, str]]) -> None:
+        for payload in batch:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT INTO t VALUES (?, ?)", (payload["client_order_id"], "x" * 200))
+            conn.execute("COMMIT")
+
+    return run
+
+
+def bare_round_trips(url: str, command: str) -> Callable[[list[dict[str, str]]], None]:
+    """One bare Redis round trip per item (a persisted ``SET``, or a ``PING``)."""
+    client = open_redis(parse_state_url(url))
+
+    def run(batch: list[dict[str, str]]) -> None:
+        for payload in batch:
+            if command == "SET":
+                client.set(payload["client_order_id"], "x" * 200)
+            else:
+                client.ping()
+
+    return run
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--orders", type=int, default=600, help="orders per loop (>= 10)")
+    args = parser.parse_args(argv)
+    n = args.orders
+    if n < 10:
+        parser.error("--orders must be >= 10")
+    with (
+        tempfile.TemporaryDirectory(prefix="qmtl-bench-journal-") as tmp,
+        RedisServer() as redis_server,
+        BrokerServer(prices={SYMBOL: 50000}) as broker,
+    ):
+        folder = Path(tmp)
+        sqlite_journal = open_journal(f"sqlite:///{folder}/journal.db")
+        redis_journal = open_journal(redis_server.url)
+        loops = {
+            "none": HttpBrokerageClient(broker.url),
+            "sqlite": HttpBrokerageClient(broker.url, journal=sqlite_journal),
+            "redis": HttpBrokerageClient(broker.url, journal=redis_journal),
+        }
+        runs = {name: post_all(client) for name, client in loops.items()}
+        for name, run in runs.items():
+            run(orders(f"warm-{name}-", WARMUP))
+        # The units run in the same rounds as the orders, so disk and CPU noise hit both.
+        runs["commit"] = bare_commits(folder)
+        runs["set"] = bare_round_trips(redis_server.url, "SET")
+        runs["ping"] = bare_round_trips(redis_server.url, "PING")
+        batches = {name: orders(f"{name}-", n) for name in runs}
+        spent = dict.fromkeys(runs, 0.0)
+        names = list(runs)
+        for r in range(ROUNDS):
+            lo, hi = n * r // ROUNDS, n * (r + 1) // ROUNDS
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:  # rotate who goes first
+                start = time.perf_counter()
+                runs[name](batches[name][lo:hi])
+                spent[name] += time.perf_counter() - start
+        held = broker.order_count
+        for client in loops.values():
+            client.close()
+        sqlite_journal.close()
+        redis_journal.close()
+
+    per = {name: seconds / n for name, seconds in spent.items()}
+    commit, set_rt, ping_rt = per["commit"], per["set"], per["ping"]
+    print(f"reference broker on 127.0.0.1, {n} orders per loop, {ROUNDS} interleaved rounds")
+    for name in loops:
+        print(f"  journal={name:<7} mean {per[name] * 1e6:8.1f} us/order")
+    print(f"bare durable SQLite commit:  {commit * 1e6:8.1f} us")
+    print(f"bare Redis round trip (SET): {set_rt * 1e6:8.1f} us   (PING {ping_rt * 1e6:.1f} us)")
+    sqlite_ratio = (per["sqlite"] - per["none"]) / commit
+    redis_ratio = (per["redis"] - per["none"]) / set_rt
+    print(f"sqlite journal overhead: {sqlite_ratio:.2f} durable commits/order (aim <= 1.5)")
+    print(f"redis journal overhead:  {redis_ratio:.2f} round trips/order (aim <= 2)")
+    failed = False
+    expected = 3 * (n + WARMUP)
+    if held != expected:
+        print(f"ERROR: the broker holds {held} orders, expected {expected}", file=sys.stderr)
+        failed = True
+    if sqlite_ratio > SQLITE_AIM:
+        print("FAILED: the SQLite journal misses its aim", file=sys.stderr)
+        failed = True
+    if redis_ratio > REDIS_AIM:
+        print("FAILED: the Redis journal misses its aim", file=sys.stderr)
+        failed = True
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

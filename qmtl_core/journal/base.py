@@ -1,0 +1,205 @@
+"""The ``OrderJournal`` interface and what every backend shares: owner and lease.
+
+A journal belongs to the process that opened it (its ``owner`` id). The owner's lease is
+renewed by a background thread while the journal is open, so peers can tell a live
+owner's in-flight order (which may not have reached the venue yet: hands off) from one
+whose owner is gone (reconcile it).
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import TracebackType
+
+from qmtl_core import runtime
+from qmtl_core.journal.model import (
+    Claim,
+    EntryState,
+    JournalEntry,
+    JournalEvent,
+    new_owner_id,
+)
+from qmtl_core.orders import Order, OrderAck
+
+log = logging.getLogger("qmtl_core.journal")
+
+# The claim the current call chain holds: (journal id, client_order_id). A client called
+# by the Runner under the Runner's claim must not claim the same order a second time.
+_HELD: contextvars.ContextVar[tuple[int, str] | None] = contextvars.ContextVar(
+    "qmtl_journal_held", default=None
+)
+
+
+class OrderJournal(ABC):
+    """Write-ahead order state, shared by every process that opens the same URL.
+
+    Open one with :func:`qmtl_core.open_journal`. Readers use :meth:`get`,
+    :meth:`entries` and :meth:`events`; the send path (``BaseBrokerageClient.post_order``
+    and ``Runner.submit_order``) uses :meth:`claim` and :meth:`record`.
+    """
+
+    def __init__(self, url: str, *, renew_lease: bool) -> None:
+        self.url = url
+        self.owner = new_owner_id()
+        self._sending: set[str] = set()
+        self._sending_lock = threading.Lock()
+        self._reconciled: set[str] = set()
+        self._stop = threading.Event()
+        self._renewer: threading.Thread | None = None
+        if renew_lease:
+            self._renewer = threading.Thread(
+                target=self._renew_forever, name=f"qmtl-journal-lease:{self.owner}", daemon=True
+            )
+
+    def _start(self) -> None:
+        """Take the lease and start renewing it (backends call this once set up)."""
+        self._renew_lease(runtime.JOURNAL_LEASE_SECONDS)
+        if self._renewer is not None:
+            self._renewer.start()
+
+    def _renew_forever(self) -> None:
+        while not self._stop.wait(runtime.JOURNAL_LEASE_SECONDS / 3):
+            try:
+                self._renew_lease(runtime.JOURNAL_LEASE_SECONDS)
+            except Exception:  # the store is down: keep trying, peers see the lease age
+                log.exception("order journal %s: renewing the owner lease failed", self)
+
+    # --- reading -----------------------------------------------------------------
+
+    @abstractmethod
+    def get(self, client_order_id: str) -> JournalEntry | None:
+        """The entry for ``client_order_id``, or None if the journal never saw it."""
+
+    @abstractmethod
+    def entries(self, state: str | None = None) -> list[JournalEntry]:
+        """Entries, oldest first; only those in ``state`` when given."""
+
+    @abstractmethod
+    def events(self, after: str | None = None, limit: int = 1000) -> list[JournalEvent]:
+        """Stored transitions after event id ``after`` (from the start when None)."""
+
+    # --- the send path -------------------------------------------------------------
+
+    @abstractmethod
+    def claim(
+        self,
+        order: Order,
+        *,
+        connector: str,
+        key: str | None = None,
+        key_ttl: float | None = None,
+    ) -> Claim:
+        """Durably record ``order`` as in flight, unless its ``client_order_id`` (or the
+        content ``key`` within ``key_ttl`` seconds) is already held; atomic across
+        processes. An id whose entry is ``not_placed`` may be claimed again."""
+
+    @abstractmethod
+    def record(
+        self,
+        client_order_id: str,
+        state: EntryState,
+        *,
+        ack: OrderAck | None = None,
+        reason: str = "",
+    ) -> None:
+        """Store an outcome. A ``not_placed`` outcome frees the content key."""
+
+    @abstractmethod
+    def observe(self, ack: OrderAck) -> None:
+        """Store a later answer (a poll, a cancel) for a journaled order when its status
+        or fill changed; an unresolved entry so found becomes ``acknowledged``."""
+
+    # --- ownership and reconciliation ----------------------------------------------
+
+    @abstractmethod
+    def _unresolved(self, connector: str | None) -> list[tuple[JournalEntry, bool]]:
+        """Unresolved entries (of ``connector`` if given), each with "its owner is gone"."""
+
+    @abstractmethod
+    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
+        """Take over an unresolved entry from ``previous_owner``; False if someone else did."""
+
+    @abstractmethod
+    def _renew_lease(self, seconds: float) -> None: ...
+
+    @abstractmethod
+    def _release_lease(self) -> None: ...
+
+    @abstractmethod
+    def _close_store(self) -> None: ...
+
+    def reclaimable(self, connector: str | None = None) -> list[JournalEntry]:
+        """Unresolved entries this process may reconcile: its own that no thread is
+        sending right now, and those whose owner is gone. Never a live peer's."""
+        with self._sending_lock:
+            sending = set(self._sending)
+        return [
+            entry
+            for entry, gone in self._unresolved(connector)
+            if entry.client_order_id not in sending and (gone or entry.owner == self.owner)
+        ]
+
+    def unresolved(self) -> list[JournalEntry]:
+        """Every in-flight or unknown entry, whoever owns it."""
+        return [entry for entry, _ in self._unresolved(None)]
+
+    def first_send(self, connector: str) -> bool:
+        """True once per connector: the moment to reconcile before the first order."""
+        with self._sending_lock:
+            if connector in self._reconciled:
+                return False
+            self._reconciled.add(connector)
+            return True
+
+    @contextmanager
+    def sending(self, client_order_id: str) -> Iterator[None]:
+        """Mark a claimed order as being sent by this thread (reconciliation keeps off)."""
+        with self._sending_lock:
+            self._sending.add(client_order_id)
+        token = _HELD.set((id(self), client_order_id))
+        try:
+            yield
+        finally:
+            _HELD.reset(token)
+            with self._sending_lock:
+                self._sending.discard(client_order_id)
+
+    def holds(self, client_order_id: str) -> bool:
+        """True inside :meth:`sending` for this order: the caller already claimed it."""
+        return _HELD.get() == (id(self), client_order_id)
+
+    # --- lifetime --------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop renewing the lease, give it up (peers may reconcile what is left) and
+        close the store. Safe to call twice."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        if self._renewer is not None and self._renewer.is_alive():
+            self._renewer.join()
+        try:
+            self._release_lease()
+        finally:
+            self._close_store()
+
+    def __enter__(self) -> OrderJournal:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        from qmtl_core.state import redact_url
+
+        return f"{type(self).__name__}({redact_url(self.url)!r})"

@@ -1,0 +1,387 @@
+"""The SQLite journal: one local file shared by every process of the machine (or, for
+``memory://``, a private in-memory database).
+
+Claims run in ``BEGIN IMMEDIATE`` transactions, so two processes never both see an id
+as free; the unique keys (``client_order_id``, the content key with ``INSERT OR
+IGNORE``) make the second claimant a duplicate. A claim commits with
+``synchronous=FULL``: it is on disk before the order leaves. Outcomes commit with
+``synchronous=NORMAL`` (no fsync of their own): a process crash cannot lose them (the
+write already reached the OS), the next claim's fsync carries them to disk, and should
+a power cut lose one, the entry is still in flight and reconciliation finds the
+answer at the venue. That keeps the journal at about one fsync per order.
+"""
+
+# The SQL below is built only from this module's constants; values are always bound.
+# ruff: noqa: S608
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from qmtl_core.journal.base import OrderJournal
+from qmtl_core.journal.model import (
+    UNRESOLVED,
+    Claim,
+    EntryState,
+    JournalEntry,
+    JournalEvent,
+    ack_from_json,
+    ack_to_json,
+    host_identity,
+    order_from_json,
+    order_to_json,
+    owner_is_gone,
+)
+from qmtl_core.orders import Order, OrderAck
+from qmtl_core.state import open_sqlite
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS qmtl_journal_entries (
+    client_order_id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    order_json TEXT NOT NULL,
+    ack_json TEXT,
+    connector TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    dup_key TEXT,
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS qmtl_journal_by_state ON qmtl_journal_entries (state);
+CREATE INDEX IF NOT EXISTS qmtl_journal_by_created ON qmtl_journal_entries (created);
+CREATE TABLE IF NOT EXISTS qmtl_journal_keys (
+    dup_key TEXT PRIMARY KEY,
+    client_order_id TEXT NOT NULL,
+    expires REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS qmtl_journal_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time REAL NOT NULL,
+    client_order_id TEXT NOT NULL,
+    state TEXT NOT NULL,
+    connector TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    status TEXT NOT NULL DEFAULT '',
+    venue_id TEXT NOT NULL DEFAULT '',
+    reason TEXT NOT NULL DEFAULT ''
+);
+CREATE TABLE IF NOT EXISTS qmtl_journal_owners (
+    owner TEXT PRIMARY KEY,
+    host TEXT NOT NULL,
+    pid INTEGER NOT NULL,
+    expires REAL NOT NULL
+);
+"""
+_ENTRY_COLUMNS = (
+    "client_order_id, state, order_json, ack_json, connector, owner, dup_key, created, "
+    "updated, reason"
+)
+_UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
+#: memory:// keeps at most this many resolved entries (and events); older ones go.
+MEMORY_MAX_ENTRIES = 100_000
+_PRUNE_EVERY = 1_000
+
+
+def _entry(row: tuple[Any, ...]) -> JournalEntry:
+    coid, state, order_json, ack_json, connector, owner, key, created, updated, reason = row
+    return JournalEntry(
+        client_order_id=coid,
+        state=state,
+        order=order_from_json(order_json),
+        ack=ack_from_json(ack_json),
+        connector=connector,
+        owner=owner,
+        key=key,
+        created=created,
+        updated=updated,
+        reason=reason,
+    )
+
+
+class SqliteJournal(OrderJournal):
+    """The journal in a SQLite database: a file (``sqlite:///...``) or memory."""
+
+    def __init__(self, url: str, path: Path | None) -> None:
+        super().__init__(url, renew_lease=path is not None)
+        self._memory = path is None
+        if path is None:
+            self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        else:
+            self._conn = open_sqlite(path)
+        self._lock = threading.Lock()
+        self._durable: bool | None = None
+        self._claims = 0
+        with self._transaction(durable=True) as cur:
+            for statement in _SCHEMA.split(";"):
+                if statement.strip():
+                    cur.execute(statement)
+        self._start()
+
+    @contextmanager
+    def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Cursor]:
+        """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or rollback), fsynced when ``durable``."""
+        with self._lock:
+            if not self._memory and self._durable is not durable:
+                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
+                self._durable = durable
+            cur = self._conn.cursor()
+            cur.execute("BEGIN IMMEDIATE")
+            try:
+                yield cur
+            except BaseException:
+                cur.execute("ROLLBACK")
+                raise
+            cur.execute("COMMIT")
+
+    def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            return self._conn.execute(sql, args).fetchall()
+
+    @staticmethod
+    def _event(
+        cur: sqlite3.Cursor,
+        coid: str,
+        state: str,
+        connector: str,
+        owner: str,
+        ack: OrderAck | None = None,
+        reason: str = "",
+    ) -> None:
+        cur.execute(
+            "INSERT INTO qmtl_journal_events (time, client_order_id, state, connector, owner, "
+            "status, venue_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                time.time(),
+                coid,
+                state,
+                connector,
+                owner,
+                ack.status.value if ack else "",
+                ack.id if ack else "",
+                reason,
+            ),
+        )
+
+    # --- reading -------------------------------------------------------------------
+
+    def get(self, client_order_id: str) -> JournalEntry | None:
+        rows = self._read(
+            f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE client_order_id = ?",
+            (client_order_id,),
+        )
+        return _entry(rows[0]) if rows else None
+
+    def entries(self, state: str | None = None) -> list[JournalEntry]:
+        if state is None:
+            rows = self._read(
+                f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries ORDER BY created, rowid"
+            )
+        else:
+            rows = self._read(
+                f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE state = ? "
+                "ORDER BY created, rowid",
+                (EntryState(state).value,),
+            )
+        return [_entry(row) for row in rows]
+
+    def events(self, after: str | None = None, limit: int = 1000) -> list[JournalEvent]:
+        rows = self._read(
+            "SELECT id, time, client_order_id, state, connector, owner, status, venue_id, reason "
+            "FROM qmtl_journal_events WHERE id > ? ORDER BY id LIMIT ?",
+            (int(after) if after else 0, limit),
+        )
+        return [JournalEvent(str(row[0]), *row[1:]) for row in rows]
+
+    # --- the send path -----------------------------------------------------------------
+
+    def claim(
+        self,
+        order: Order,
+        *,
+        connector: str,
+        key: str | None = None,
+        key_ttl: float | None = None,
+    ) -> Claim:
+        coid = order.client_order_id
+        now = time.time()
+        with self._transaction(durable=True) as cur:
+            row = cur.execute(
+                f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE client_order_id = ?",
+                (coid,),
+            ).fetchone()
+            if row is not None and row[1] != EntryState.NOT_PLACED:
+                return Claim(False, _entry(row))
+            if key is not None:
+                cur.execute(
+                    "DELETE FROM qmtl_journal_keys WHERE dup_key = ? AND expires <= ?", (key, now)
+                )
+                cur.execute(
+                    "INSERT OR IGNORE INTO qmtl_journal_keys VALUES (?, ?, ?)",
+                    (key, coid, now + (key_ttl or 0.0)),
+                )
+                if cur.rowcount == 0:
+                    holder = cur.execute(
+                        f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries "
+                        "WHERE client_order_id = (SELECT client_order_id FROM qmtl_journal_keys "
+                        "WHERE dup_key = ?)",
+                        (key,),
+                    ).fetchone()
+                    if holder is not None:
+                        return Claim(False, _entry(holder))
+                    cur.execute(  # the holder was pruned: the key is free
+                        "UPDATE qmtl_journal_keys SET client_order_id = ?, expires = ? "
+                        "WHERE dup_key = ?",
+                        (coid, now + (key_ttl or 0.0), key),
+                    )
+            values = (
+                coid,
+                EntryState.IN_FLIGHT.value,
+                order_to_json(order),
+                None,
+                connector,
+                self.owner,
+                key,
+                now,
+                now,
+                "",
+            )
+            cur.execute(
+                f"INSERT OR REPLACE INTO qmtl_journal_entries ({_ENTRY_COLUMNS}) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                values,
+            )
+            self._event(cur, coid, EntryState.IN_FLIGHT, connector, self.owner)
+        self._claims += 1
+        if self._claims % _PRUNE_EVERY == 0:
+            self._prune()
+        return Claim(
+            True,
+            JournalEntry(
+                coid, EntryState.IN_FLIGHT.value, order, None, connector, self.owner, key, now, now
+            ),
+        )
+
+    def record(
+        self,
+        client_order_id: str,
+        state: EntryState,
+        *,
+        ack: OrderAck | None = None,
+        reason: str = "",
+    ) -> None:
+        with self._transaction(durable=False) as cur:
+            row = cur.execute(
+                "SELECT connector, owner, dup_key FROM qmtl_journal_entries "
+                "WHERE client_order_id = ?",
+                (client_order_id,),
+            ).fetchone()
+            if row is None:
+                return
+            connector, owner, key = row
+            cur.execute(
+                "UPDATE qmtl_journal_entries SET state = ?, ack_json = COALESCE(?, ack_json), "
+                "updated = ?, reason = ? WHERE client_order_id = ?",
+                (state.value, ack and ack_to_json(ack), time.time(), reason, client_order_id),
+            )
+            if state is EntryState.NOT_PLACED and key is not None:
+                cur.execute(
+                    "DELETE FROM qmtl_journal_keys WHERE dup_key = ? AND client_order_id = ?",
+                    (key, client_order_id),
+                )
+            self._event(cur, client_order_id, state, connector, owner, ack, reason)
+
+    def observe(self, ack: OrderAck) -> None:
+        with self._transaction(durable=False) as cur:
+            row = cur.execute(
+                "SELECT state, ack_json, connector, owner FROM qmtl_journal_entries "
+                "WHERE client_order_id = ?",
+                (ack.client_order_id,),
+            ).fetchone()
+            if row is None:
+                return
+            state, ack_json, connector, owner = row
+            known = ack_from_json(ack_json)
+            if (
+                state == EntryState.ACKNOWLEDGED
+                and known is not None
+                and (known.status, known.filled_quantity) == (ack.status, ack.filled_quantity)
+            ):
+                return
+            cur.execute(
+                "UPDATE qmtl_journal_entries SET state = ?, ack_json = ?, updated = ? "
+                "WHERE client_order_id = ?",
+                (EntryState.ACKNOWLEDGED.value, ack_to_json(ack), time.time(), ack.client_order_id),
+            )
+            self._event(cur, ack.client_order_id, EntryState.ACKNOWLEDGED, connector, owner, ack)
+
+    # --- ownership -------------------------------------------------------------------
+
+    def _unresolved(self, connector: str | None) -> list[tuple[JournalEntry, bool]]:
+        sql = (
+            f"SELECT {', '.join('e.' + c.strip() for c in _ENTRY_COLUMNS.split(','))}, "
+            "o.host, o.pid, o.expires FROM qmtl_journal_entries e "
+            "LEFT JOIN qmtl_journal_owners o ON o.owner = e.owner "
+            f"WHERE e.state IN {_UNRESOLVED_SQL}"
+        )
+        args: tuple[Any, ...] = ()
+        if connector is not None:
+            sql += " AND e.connector = ?"
+            args = (connector,)
+        now = time.time()
+        out = []
+        for row in self._read(sql + " ORDER BY e.created", args):
+            host, pid, expires = row[10:]
+            gone = host is None or owner_is_gone(host, pid, expires, now)
+            out.append((_entry(row[:10]), gone))
+        return out
+
+    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
+        with self._transaction(durable=False) as cur:
+            cur.execute(
+                "UPDATE qmtl_journal_entries SET owner = ? WHERE client_order_id = ? "
+                f"AND owner = ? AND state IN {_UNRESOLVED_SQL}",
+                (self.owner, client_order_id, previous_owner),
+            )
+            return cur.rowcount == 1
+
+    def _renew_lease(self, seconds: float) -> None:
+        with self._transaction(durable=False) as cur:
+            cur.execute(
+                "INSERT OR REPLACE INTO qmtl_journal_owners VALUES (?, ?, ?, ?)",
+                (self.owner, host_identity(), os.getpid(), time.time() + seconds),
+            )
+
+    def _release_lease(self) -> None:
+        with self._transaction(durable=False) as cur:
+            cur.execute("DELETE FROM qmtl_journal_owners WHERE owner = ?", (self.owner,))
+
+    def _prune(self) -> None:
+        """Drop expired content keys; in memory, also the oldest resolved entries and
+        events beyond ``MEMORY_MAX_ENTRIES``, so a long run stays bounded."""
+        with self._transaction(durable=False) as cur:
+            cur.execute("DELETE FROM qmtl_journal_keys WHERE expires <= ?", (time.time(),))
+            if not self._memory:
+                return
+            cur.execute(
+                "DELETE FROM qmtl_journal_entries WHERE client_order_id IN ("
+                "SELECT client_order_id FROM qmtl_journal_entries "
+                f"WHERE state NOT IN {_UNRESOLVED_SQL} ORDER BY created DESC LIMIT -1 OFFSET ?)",
+                (MEMORY_MAX_ENTRIES,),
+            )
+            cur.execute(
+                "DELETE FROM qmtl_journal_events WHERE id <= "
+                "(SELECT MAX(id) FROM qmtl_journal_events) - ?",
+                (MEMORY_MAX_ENTRIES,),
+            )
+
+    def _close_store(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -1,0 +1,175 @@
+"""The order journal's backends: claims, outcomes, duplicates, events and ownership.
+
+Every test runs against SQLite (a file), memory and a real redis-server.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from qmtl_core import open_journal
+from qmtl_core.journal import EntryState, OrderJournal, sqlite_backend
+from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
+from qmtl_core.testing import wait_until
+
+
+@pytest.fixture(params=["sqlite", "memory", "redis"])
+def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/state.db"
+    if request.param == "memory":
+        return "memory://"
+    redis_url: str = request.getfixturevalue("qmtl_redis_url")
+    return redis_url
+
+
+@pytest.fixture
+def journal(url: str) -> Iterator[OrderJournal]:
+    with open_journal(url) as opened:
+        yield opened
+
+
+def order(coid: str = "c-1", **extra: Any) -> Order:
+    fields = {"symbol": "BTC/USDT", "side": "BUY", "type": "limit", "quantity": "0.010"}
+    return validate_order({**fields, "limit_price": "50000.5", "client_order_id": coid, **extra})
+
+
+def ack(coid: str = "c-1", status: OrderStatus = OrderStatus.NEW, filled: str = "0") -> OrderAck:
+    from decimal import Decimal
+
+    return OrderAck("V1", coid, status, "BTC/USDT", Decimal(filled), raw={"venue": "x"})
+
+
+def test_a_claim_is_durable_in_flight_and_the_order_comes_back_exactly(
+    journal: OrderJournal,
+) -> None:
+    claim = journal.claim(order(), connector="Http")
+    assert claim.fresh and claim.entry.state == "in_flight"
+    entry = journal.get("c-1")
+    assert entry is not None
+    assert entry.state == "in_flight" and entry.ack is None
+    assert entry.order == order()  # Decimal text kept: 0.010 and 50000.5
+    assert entry.connector == "Http" and entry.owner == journal.owner
+    assert journal.get("other") is None
+
+
+def test_the_same_client_order_id_is_claimed_once(journal: OrderJournal) -> None:
+    assert journal.claim(order(), connector="Http").fresh
+    again = journal.claim(order(quantity="5"), connector="Http")
+    assert not again.fresh
+    assert again.entry.client_order_id == "c-1" and again.entry.order.quantity == order().quantity
+
+
+def test_outcomes_and_their_events(journal: OrderJournal) -> None:
+    journal.claim(order(), connector="Http")
+    journal.record("c-1", EntryState.ACKNOWLEDGED, ack=ack())
+    entry = journal.get("c-1")
+    assert entry is not None and entry.state == "acknowledged"
+    assert entry.ack is not None and entry.ack.id == "V1" and entry.ack.status is OrderStatus.NEW
+    assert entry.ack.raw == {"venue": "x"}
+    journal.observe(ack(status=OrderStatus.PARTIALLY_FILLED, filled="0.004"))
+    journal.observe(ack(status=OrderStatus.PARTIALLY_FILLED, filled="0.004"))  # no change
+    journal.observe(ack(status=OrderStatus.FILLED, filled="0.010"))
+    entry = journal.get("c-1")
+    assert entry is not None and entry.ack is not None
+    assert entry.ack.status is OrderStatus.FILLED
+    events = journal.events()
+    assert [(e.state, e.status) for e in events] == [
+        ("in_flight", ""),
+        ("acknowledged", "new"),
+        ("acknowledged", "partially_filled"),
+        ("acknowledged", "filled"),
+    ]
+    assert journal.events(after=events[1].id)[0].status == "partially_filled"
+    assert journal.entries(state="acknowledged")[0].client_order_id == "c-1"
+    assert journal.entries(state="in_flight") == []
+
+
+def test_not_placed_frees_the_id_and_the_content_key(journal: OrderJournal) -> None:
+    journal.claim(order(), connector="Http", key="content|x", key_ttl=60)
+    assert not journal.claim(order("c-2"), connector="Http", key="content|x", key_ttl=60).fresh
+    journal.record("c-1", EntryState.NOT_PLACED, reason="OrderRejected: no")
+    assert journal.claim(order("c-2"), connector="Http", key="content|x", key_ttl=60).fresh
+    assert journal.claim(order(), connector="Http").fresh  # the same id may go again
+
+
+def test_an_unknown_outcome_keeps_blocking(journal: OrderJournal) -> None:
+    journal.claim(order(), connector="Http", key="content|x", key_ttl=60)
+    journal.record("c-1", EntryState.UNKNOWN, reason="timeout")
+    held = journal.claim(order("c-2"), connector="Http", key="content|x", key_ttl=60)
+    assert not held.fresh and held.entry.state == "unknown"
+    assert not journal.claim(order(), connector="Http").fresh
+
+
+def test_the_content_key_ttl_is_honoured(journal: OrderJournal) -> None:
+    assert journal.claim(order("a"), connector="Http", key="content|y", key_ttl=0.3).fresh
+    assert not journal.claim(order("b"), connector="Http", key="content|y", key_ttl=0.3).fresh
+    wait_until(
+        lambda: journal.claim(order("c"), connector="Http", key="content|y", key_ttl=0.3).fresh,
+        timeout=5,
+    )
+
+
+def test_reclaimable_skips_orders_being_sent_and_live_peers(url: str) -> None:
+    if url == "memory://":
+        pytest.skip("a memory journal has no peers")
+    with open_journal(url) as mine, open_journal(url) as peer:
+        mine.claim(order("mine-sending"), connector="Http")
+        mine.claim(order("mine-earlier"), connector="Http")
+        peer.claim(order("peer-live"), connector="Http")
+        with mine.sending("mine-sending"):
+            assert mine.holds("mine-sending") and not mine.holds("mine-earlier")
+            ids = {e.client_order_id for e in mine.reclaimable("Http")}
+        assert ids == {"mine-earlier"}
+        assert {e.client_order_id for e in mine.reclaimable("Http")} == {
+            "mine-sending",
+            "mine-earlier",
+        }
+        assert mine.reclaimable("Other") == []
+        peer_owner = peer.owner
+        peer.close()  # gives its lease up: its orders may now be reconciled
+        assert "peer-live" in {e.client_order_id for e in mine.reclaimable()}
+        assert mine.adopt("peer-live", peer_owner)
+        assert not mine.adopt("peer-live", peer_owner)  # only once
+        entry = mine.get("peer-live")
+        assert entry is not None and entry.owner == mine.owner
+
+
+def test_an_expired_lease_makes_the_owner_gone(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    if url == "memory://":
+        pytest.skip("a memory journal has no peers")
+    from qmtl_core import runtime
+
+    with open_journal(url) as mine:
+        monkeypatch.setattr(runtime, "JOURNAL_LEASE_SECONDS", 0.3)
+        with open_journal(url) as peer:
+            peer.claim(order("p"), connector="Http")
+            peer._stop.set()  # a hung peer: its renewer stops, its process lives on
+            wait_until(lambda: bool(mine.reclaimable()), timeout=5)
+
+
+def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(sqlite_backend, "MEMORY_MAX_ENTRIES", 50)
+    monkeypatch.setattr(sqlite_backend, "_PRUNE_EVERY", 10)
+    with open_journal("memory://") as journal:
+        for i in range(300):
+            journal.claim(order(f"m{i}"), connector="Fake")
+            journal.record(f"m{i}", EntryState.ACKNOWLEDGED, ack=ack(f"m{i}"))
+        assert len(journal.entries()) <= 60
+        assert len(journal.events()) <= 60
+        assert journal.get("m299") is not None and journal.get("m0") is None
+
+
+def test_a_closed_journal_stops_its_lease_renewer(tmp_path: Path) -> None:
+    journal = open_journal(f"sqlite:///{tmp_path}/s.db")
+    renewer = journal._renewer
+    assert renewer is not None and renewer.is_alive()
+    started = time.monotonic()
+    journal.close()
+    journal.close()
+    assert not renewer.is_alive() and time.monotonic() - started < 2

@@ -20,7 +20,7 @@ from qmtl_core.errors import (
     OrderRejected,
     OrderStatusUnknown,
 )
-from qmtl_core.events import emit_order_event
+from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
 from qmtl_core.orders import (
     SPOT_ORDER_TYPES,
@@ -77,6 +77,8 @@ class BaseBrokerageClient(ABC):
 
     capabilities: Capabilities
     retry_policy: RetryPolicy = RetryPolicy(max_retries=0)
+    #: Where this client's order events go; the registry that builds it sets its own.
+    events: Events = DEFAULT_EVENTS
 
     def __init__(self) -> None:
         self._status_lock = threading.Lock()
@@ -94,7 +96,7 @@ class BaseBrokerageClient(ABC):
     def post_order(self, order: OrderInput) -> OrderAck:
         validated = self.validate(order)
         coid = validated.client_order_id
-        emit_order_event("validated", self.connector_name, coid, symbol=validated.symbol)
+        self.events.order("validated", self.connector_name, coid, symbol=validated.symbol)
         try:
             ack = submit_order(
                 validated,
@@ -102,14 +104,15 @@ class BaseBrokerageClient(ABC):
                 lookup=self._lookup,
                 policy=self.retry_policy,
                 connector=self.connector_name,
+                events=self.events,
             )
         except (OrderRejected, AuthenticationError) as exc:
-            emit_order_event("rejected", self.connector_name, coid, reason=str(exc))
+            self.events.order("rejected", self.connector_name, coid, reason=str(exc))
             raise
         except OrderStatusUnknown as exc:
-            emit_order_event("unknown", self.connector_name, coid, reason=str(exc))
+            self.events.order("unknown", self.connector_name, coid, reason=str(exc))
             raise
-        emit_order_event(
+        self.events.order(
             "acknowledged", self.connector_name, coid, id=ack.id, status=ack.status.value
         )
         self._track(ack)
@@ -146,7 +149,7 @@ class BaseBrokerageClient(ABC):
             before = self._last_status.get(ack.client_order_id)
             self._last_status[ack.client_order_id] = ack.status
         if before is not None and before != ack.status:
-            emit_order_event(
+            self.events.order(
                 "status_changed",
                 self.connector_name,
                 ack.client_order_id,

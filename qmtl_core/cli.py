@@ -70,13 +70,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
     from qmtl_core.config_reference import render
-    from qmtl_core.registry import BUILTIN_DISTRIBUTIONS
 
-    specs = default_registry().connectors()
-    if args.builtin:
-        builtin = set(BUILTIN_DISTRIBUTIONS.values())
-        specs = [s for s in specs if s.distribution in builtin]
-    sys.stdout.write(render(specs))
+    sys.stdout.write(render(default_registry()))
     return 0
 
 
@@ -110,9 +105,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     check.add_argument("config", help="path to qmtl.yml")
     check.set_defaults(func=cmd_check)
     reference = sub.add_parser(
-        "config-reference", help="print the qmtl.yml reference of the installed connectors"
+        "config-reference",
+        help="print the qmtl.yml reference of the loaded connectors (QMTL_LOAD_PLUGINS picks)",
     )
-    reference.add_argument("--builtin", action="store_true", help="only the built-in plugins")
     reference.set_defaults(func=cmd_config_reference)
     demo = sub.add_parser("demo", help="run the demo strategy on the offline connectors")
     demo.add_argument("--examples", help="the examples directory (default: ./examples)")

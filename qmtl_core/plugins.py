@@ -18,6 +18,10 @@ from qmtl_core import hookspecs
 from qmtl_core.errors import PluginError
 from qmtl_core.events import LoggingObserver
 
+#: Static metadata a plugin distribution declares (read without importing it), so that
+#: a missing connector or name says which distribution provides it. Entry names:
+#: ``brokerage:<name>``, ``feed:<name>``, ``export:<Name>``, ``dryrun:<kind>``.
+PROVIDES_GROUP = "qmtl.provides"
 LOAD_ENV = "QMTL_LOAD_PLUGINS"
 DISABLE_ENV = "QMTL_DISABLE_PLUGINS"
 STRICT_ENV = "QMTL_STRICT_PLUGINS"
@@ -121,3 +125,17 @@ def check_pending(manager: pluggy.PluginManager) -> None:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"unknown hook (misspelled?): {exc}") from exc
+
+
+def provider_hint(what: str) -> str:
+    """``"; it is provided by <dist>: pip install <dist>"`` for an installed distribution
+    whose ``qmtl.provides`` metadata lists ``what`` (e.g. ``"feed:websocket"``) but whose
+    plugin is not loaded (blocked, or failed); ``""`` when none does."""
+    for ep in importlib_metadata.entry_points(group=PROVIDES_GROUP, name=what):
+        if ep.dist is not None:
+            dist = ep.dist.name
+            return (
+                f"; it is provided by {dist}: pip install {dist} (if it is installed, check "
+                f"{LOAD_ENV}/{DISABLE_ENV} and `qmtl-connectors plugins`)"
+            )
+    return ""

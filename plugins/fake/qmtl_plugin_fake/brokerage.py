@@ -9,6 +9,7 @@ from typing import Any
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.paper import PaperEngine
+from qmtl_plugin_fake.config import FakeBrokerageConfig
 
 _ALL_TYPES = frozenset(OrderType)
 
@@ -37,6 +38,11 @@ class FakeBrokerageClient(BaseBrokerageClient):
         if futures:
             # Dry runs of futures strategies: accept the futures-only order fields.
             self.capabilities = Capabilities(OcoSupport.EMULATED, _ALL_TYPES, futures=True)
+
+    @classmethod
+    def from_config(cls, config: FakeBrokerageConfig) -> FakeBrokerageClient:
+        """The registry's factory: a client from its validated config."""
+        return cls(config.prices, futures=config.futures)
 
     def update_price(self, symbol: str, price: Any) -> list[OrderAck]:
         """Move the market; returns the orders this price filled."""

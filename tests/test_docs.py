@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import tomllib
-
 import re
+import tomllib
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path

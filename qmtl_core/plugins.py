@@ -7,9 +7,11 @@ turns any failure into an error. Allow and block lists apply before any import.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import importlib_metadata
 import pluggy
@@ -139,3 +141,17 @@ def provider_hint(what: str) -> str:
                 f"{LOAD_ENV}/{DISABLE_ENV} and `qmtl-connectors plugins`)"
             )
     return ""
+
+
+def load_extra(target: str, requirement: str) -> Any:
+    """Import ``"module:attr"`` that needs an optional dependency (an extra such as
+    ``qmtl-plugin-http[server]``); a missing one is a :class:`PluginError` naming what to
+    install, not a traceback."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise PluginError(
+            f"this needs {exc.name}, which is not installed: pip install '{requirement}'"
+        ) from None
+    return getattr(module, attr)

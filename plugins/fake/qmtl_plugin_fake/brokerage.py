@@ -8,8 +8,8 @@ from typing import Any
 
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
 from qmtl_core.orders import Order, OrderAck, OrderType
-from qmtl_core.paper import PaperEngine
 from qmtl_plugin_fake.config import FakeBrokerageConfig
+from qmtl_plugin_fake.paper import PaperEngine
 
 _ALL_TYPES = frozenset(OrderType)
 

@@ -11,6 +11,7 @@ from types import FrameType
 
 from qmtl_core.errors import OrderValidationError
 from qmtl_core.orders import to_decimal
+from qmtl_core.plugins import load_extra
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
@@ -46,14 +47,13 @@ def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def serve_broker(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly and return 0."""
-    from qmtl_plugin_http.server import BrokerServer
-
+    server_class = load_extra("qmtl_plugin_http.server:BrokerServer", "qmtl-plugin-http[server]")
     done = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = BrokerServer(args.port, prices=dict(args.price))
+    server = server_class(args.port, prices=dict(args.price))
     try:
         server.start()
     except OSError as exc:

@@ -52,6 +52,9 @@ def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _serve_gateway(args: argparse.Namespace) -> int:
-    from qmtl_plugin_websocket.gateway import serve_forever
+    from qmtl_core.plugins import load_extra
 
-    return serve_forever(port=args.port, token=args.token, interval=args.interval)
+    serve_forever = load_extra(
+        "qmtl_plugin_websocket.gateway:serve_forever", "qmtl-plugin-websocket[gateway]"
+    )
+    return int(serve_forever(port=args.port, token=args.token, interval=args.interval))

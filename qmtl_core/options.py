@@ -24,7 +24,6 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
-from urllib.parse import urlsplit
 
 from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.redaction import REDACTED, Secret, is_secret_key
@@ -178,6 +177,8 @@ def _parse_interpolated(value: Interpolated, kind: type, type_name: str) -> Any:
 
 def display_url(url: str) -> str:
     """``url`` fit for a message: a password in the user-info part and the query masked."""
+    from urllib.parse import urlsplit  # not at import: listing connectors never needs it
+
     parts = urlsplit(url)
     if parts.password is not None:
         parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
@@ -188,6 +189,8 @@ def display_url(url: str) -> str:
 
 def check_url(value: str, schemes: tuple[str, ...]) -> None:
     """``ValueError`` unless ``value`` is a URL with one of ``schemes``, a host and a valid port."""
+    from urllib.parse import urlsplit
+
     parts = urlsplit(value.strip())
     wanted = " or ".join(f"{s}://" for s in schemes)
     try:

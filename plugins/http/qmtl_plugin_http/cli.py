@@ -9,14 +9,16 @@ import threading
 from decimal import Decimal
 from types import FrameType
 
-from qmtl_core.errors import OrderValidationError
-from qmtl_core.orders import to_decimal
 from qmtl_core.plugins import load_extra
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
 
 def _price(text: str) -> tuple[str, Decimal]:
+    # Imported here: the command is registered on every CLI start, orders are not needed.
+    from qmtl_core.errors import OrderValidationError
+    from qmtl_core.orders import to_decimal
+
     symbol, sep, price = text.partition("=")
     try:
         value = to_decimal("price", price)

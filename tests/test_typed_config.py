@@ -4,10 +4,6 @@ events go through the registry that built the connector."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -165,43 +161,6 @@ def test_a_non_number_from_the_environment_names_the_variable_and_the_key(
     text = str(info.value)
     assert info.value.key == "connectors.trade_max_retries" and info.value.line == 3
     assert "${RETRIES}" in text and "'three'" in text and "integer" in text
-
-
-def _python(code: str, **env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, **env},
-    )
-
-
-STAR = (
-    "import json\n"
-    "import qmtl_core\n"
-    "from qmtl_core import *\n"
-    "print(json.dumps(sorted(n for n in globals() if not n.startswith('_'))))\n"
-    "print(json.dumps(dir(qmtl_core)))\n"
-)
-
-
-@pytest.mark.parametrize(
-    ("load", "present", "absent"),
-    [
-        ("fake", {"FakeBrokerageClient", "Runner"}, {"WebSocketFeed", "CcxtBrokerageClient"}),
-        ("none", {"Runner", "OCOOrder", "load_connectors"}, {"FakeBrokerageClient"}),
-        ("websocket", {"WebSocketFeed", "WebSocketClient"}, {"HttpBrokerageClient"}),
-    ],
-)
-def test_star_import_works_with_any_subset_of_plugins(
-    load: str, present: set[str], absent: set[str]
-) -> None:
-    done = _python(STAR, QMTL_LOAD_PLUGINS=load)
-    assert done.returncode == 0, done.stderr
-    star, listed = (set(json.loads(line)) for line in done.stdout.splitlines()[-2:])
-    assert present <= star and not absent & star
-    assert present <= listed and not absent & listed
 
 
 THIRD_PARTY_PAPER = """

@@ -3,11 +3,11 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := fake http websocket ccxt-spot ccxt-futures
-EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e plugins/$(p)) -e examples/third_party_plugin
+PLUGINS := fake http websocket ccxt-common ccxt-spot ccxt-futures
+EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[testing]') -e examples/third_party_plugin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench install clean
+.PHONY: demo test lint typecheck unit bench docs install clean
 
 $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/third_party_plugin/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,12 @@ unit: install
 	$(BIN)/pytest
 
 test: lint typecheck unit
+
+# docs/configuration.md: the reference of this repository's own plugins (not of whatever
+# else is installed, such as the example third-party plugin).
+PLUGIN_NAMES := fake,http,websocket,ccxt-spot,ccxt-futures
+docs: install
+	QMTL_LOAD_PLUGINS=$(PLUGIN_NAMES) $(BIN)/qmtl-connectors config-reference > docs/configuration.md
 
 bench: install
 	$(BIN)/python benchmarks/run_all.py

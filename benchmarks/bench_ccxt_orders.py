@@ -25,9 +25,9 @@ from typing import Any
 
 import ccxt
 
+from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
+from qmtl_ccxt_common.venue import SPOT_DEFAULTS
 from qmtl_core import CcxtBrokerageClient, OrderStatus
-from qmtl_plugin_ccxt_spot.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
-from qmtl_plugin_ccxt_spot.venue import SPOT_DEFAULTS
 
 SYMBOL = "BTC/USDT"
 ROUNDS = 10

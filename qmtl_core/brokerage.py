@@ -24,7 +24,7 @@ from qmtl_core.errors import (
     OrderStatusUnknown,
     TransientError,
 )
-from qmtl_core.events import emit_order_event
+from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
 from qmtl_core.orders import (
     SPOT_ORDER_TYPES,
@@ -88,6 +88,8 @@ class BaseBrokerageClient(ABC):
 
     capabilities: Capabilities
     retry_policy: RetryPolicy = RetryPolicy(max_retries=0)
+    #: Where this client's order events go; the registry that builds it sets its own.
+    events: Events = DEFAULT_EVENTS
 
     def __init__(self, *, journal: OrderJournal | None = None) -> None:
         self._status_lock = threading.Lock()
@@ -114,7 +116,7 @@ class BaseBrokerageClient(ABC):
         its outcome is unresolved)."""
         validated = self.validate(order)
         coid = validated.client_order_id
-        emit_order_event("validated", self.connector_name, coid, symbol=validated.symbol)
+        self.events.order("validated", self.connector_name, coid, symbol=validated.symbol)
         journal = self.journal
         if journal is None or journal.holds(coid):
             return self._submit(validated)
@@ -149,18 +151,19 @@ class BaseBrokerageClient(ABC):
                 lookup=self._lookup,
                 policy=self.retry_policy,
                 connector=self.connector_name,
+                events=self.events,
             )
         except (OrderRejected, AuthenticationError) as exc:
-            emit_order_event("rejected", self.connector_name, coid, reason=str(exc))
+            self.events.order("rejected", self.connector_name, coid, reason=str(exc))
             raise
         except OrderStatusUnknown as exc:
-            emit_order_event("unknown", self.connector_name, coid, reason=str(exc))
+            self.events.order("unknown", self.connector_name, coid, reason=str(exc))
             raise
         except TransientError as exc:
             # Every attempt failed before the venue could act: the order does not exist.
-            emit_order_event("failed", self.connector_name, coid, reason=str(exc))
+            self.events.order("failed", self.connector_name, coid, reason=str(exc))
             raise
-        emit_order_event(
+        self.events.order(
             "acknowledged",
             self.connector_name,
             coid,
@@ -224,7 +227,7 @@ class BaseBrokerageClient(ABC):
         """A later answer (poll, cancel): event on a status change, and into the journal."""
         before = self._remember(ack)
         if before is not None and before != ack.status:
-            emit_order_event(
+            self.events.order(
                 "status_changed",
                 self.connector_name,
                 ack.client_order_id,

@@ -74,13 +74,8 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def cmd_config_reference(args: argparse.Namespace) -> int:
     from qmtl_core.config_reference import render
-    from qmtl_core.registry import BUILTIN_DISTRIBUTIONS
 
-    specs = default_registry().connectors()
-    if args.builtin:
-        builtin = set(BUILTIN_DISTRIBUTIONS.values())
-        specs = [s for s in specs if s.distribution in builtin]
-    sys.stdout.write(render(specs))
+    sys.stdout.write(render(default_registry()))
     return 0
 
 
@@ -166,9 +161,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     check.add_argument("config", help="path to qmtl.yml")
     check.set_defaults(func=cmd_check)
     reference = sub.add_parser(
-        "config-reference", help="print the qmtl.yml reference of the installed connectors"
+        "config-reference",
+        help="print the qmtl.yml reference of the loaded connectors (QMTL_LOAD_PLUGINS picks)",
     )
-    reference.add_argument("--builtin", action="store_true", help="only the built-in plugins")
     reference.set_defaults(func=cmd_config_reference)
     orders = sub.add_parser("orders", help="list the order journal's orders; tail its events")
     orders.add_argument(
@@ -195,7 +190,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except PluginError as exc:  # e.g. a command's optional dependency is missing
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

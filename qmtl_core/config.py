@@ -23,41 +23,62 @@ from ruamel.yaml.scalarbool import ScalarBoolean
 from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.journal import OrderJournal, open_journal
 from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
-from qmtl_core.options import unknown
+from qmtl_core.options import ConnectorConfig, Interpolated, Option, unknown
 from qmtl_core.redaction import redact
-from qmtl_core.registry import Registry, default_registry
+from qmtl_core.registry import Kind, Registry, SectionKey, Shorthand, default_registry
 from qmtl_core.state import StateURL, default_state_url, parse_state_url
 
 DOMAINS = ("dryrun", "live")
-#: Every key of the ``connectors:`` section, with what it means (also the config docs).
-SECTION_KEYS: dict[str, str] = {
-    "execution_domain": "`dryrun` (default: every order goes to the fake paper broker and "
-    "the feed is the in-memory fake, fully offline) or `live` (the named connectors)",
-    "brokerage": "mapping: `name` of a brokerage connector plus its options (below)",
-    "feed": "mapping: `name` of a feed connector plus its options (below)",
-    "broker_url": "seed shorthand for `brokerage: {name: http, url: ...}`",
-    "trade_max_retries": "with `broker_url`: the http brokerage's `max_retries`",
-    "trade_backoff": "with `broker_url`: the http brokerage's `backoff` (seconds)",
-    "ws_url": "seed shorthand for `feed: {name: websocket, url: ...}`",
-    "metrics": "mapping: `port` or `address` of a Prometheus `/metrics` endpoint, served "
-    "once the connectors are built (needs `qmtl-core[metrics]`; see docs/metrics.md)",
-    "state": "where the order journal lives: `sqlite:///relative.db` (relative to this "
-    "file's folder), `sqlite:////absolute.db`, `redis://host:port/db` or `memory://`; "
-    "default: a SQLite file in `$QMTL_STATE_DIR` or `~/.local/state/qmtl` (docs/state.md)",
+#: The core's own ``connectors:`` keys. A new top-level key is one more entry here (or a
+#: plugin's ``register.section_key``): its value is validated by ``check`` with the file
+#: and line, and lands in ``ConnectorsConfig.sections``. ``brokerage`` and ``feed`` are
+#: connector sections, validated by the named connector's config.
+CORE_KEYS: dict[str, SectionKey] = {
+    key.name: key
+    for key in (
+        SectionKey(
+            "execution_domain",
+            "`dryrun` (default: every order goes to the installed dryrun brokerage, the "
+            "paper broker, and the feed is the dryrun feed, fully offline) or `live` (the "
+            "named connectors)",
+            option=Option("execution_domain", str, "where orders go", default="dryrun"),
+        ),
+        SectionKey("brokerage", "mapping: `name` of a brokerage connector plus its options"),
+        SectionKey("feed", "mapping: `name` of a feed connector plus its options (below)"),
+        SectionKey(
+            "state",
+            "where the order journal (and the rate budget) lives: `sqlite:///relative.db` "
+            "(relative to this file's folder), `sqlite:////absolute.db`, "
+            "`redis://host:port/db` or `memory://`; default: a SQLite file in "
+            "`$QMTL_STATE_DIR` or `~/.local/state/qmtl` (docs/state.md)",
+        ),
+        SectionKey(
+            "metrics",
+            "mapping: `port` or `address` of a Prometheus `/metrics` endpoint, served once "
+            "the connectors are built (needs `qmtl-core[metrics]`; see docs/metrics.md)",
+        ),
+    )
 }
-LIVE_NEEDS_BROKERAGE = (
-    "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
-)
+#: Core keys whose values need more than a config class: the state URL is relative to
+#: the file's folder, and the metrics address is checked as one host:port.
+_OWN_CHECK = ("state", "metrics")
+CONNECTOR_SECTIONS: tuple[Kind, ...] = ("brokerage", "feed")
+LIVE_NEEDS_BROKERAGE = "execution_domain 'live' needs a brokerage: set a 'brokerage:' section"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
 @dataclass(frozen=True)
-class ConnectorConfig:
-    """One connector to build: its kind, registered name and validated options."""
+class ConnectorSection:
+    """One connector to build: its kind, registered name and validated typed config."""
 
     kind: str
     name: str
-    options: dict[str, Any] = field(default_factory=dict)
+    config: ConnectorConfig
+
+    @property
+    def options(self) -> dict[str, Any]:
+        """The options as given (canonical names, converted values)."""
+        return {k: _plain(v) for k, v in self.config.given().items()}
 
 
 @dataclass(frozen=True)
@@ -65,9 +86,11 @@ class ConnectorsConfig:
     """The validated ``connectors:`` section."""
 
     execution_domain: str
-    brokerage: ConnectorConfig | None
-    feed: ConnectorConfig | None
+    brokerage: ConnectorSection | None
+    feed: ConnectorSection | None
     source: str | None = None
+    #: Values of the other top-level keys (core or plugin-registered), by key.
+    sections: Mapping[str, Any] = field(default_factory=dict)
     metrics: MetricsSettings | None = None
     state: StateURL | None = None
     state_line: int | None = None
@@ -80,6 +103,9 @@ class ConnectorsConfig:
         for section in (self.brokerage, self.feed):
             if section is not None:
                 out[section.kind] = {"name": section.name, **redact(section.options)}
+        for key, value in self.sections.items():
+            given = value.given() if isinstance(value, ConnectorConfig) else value
+            out[key] = redact(_plain(given))
         if self.metrics is not None:
             out["metrics"] = {"address": self.metrics.address}
         return out
@@ -124,7 +150,11 @@ def _interpolate(value: Any, ctx: _Context, path: str, parent: Any, key: Any) ->
             )
             return ""
 
-        return _VAR.sub(substitute, value)
+        variables = tuple(m.group(1) for m in _VAR.finditer(value))
+        if not variables:
+            return value
+        # Marked, so that a number option parses it and an error names the variable.
+        return Interpolated(_VAR.sub(substitute, value), variables)
     if isinstance(value, MutableMapping):
         for k in list(value):
             value[k] = _interpolate(value[k], ctx, f"{path}.{k}", value, k)
@@ -161,36 +191,50 @@ def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str 
 def parse_connectors(
     source: str | os.PathLike[str] | Mapping[str, Any], *, registry: Registry | None = None
 ) -> ConnectorsConfig:
-    """Validate a ``connectors:`` section (from a path or a mapping) without building anything."""
+    """Validate a ``connectors:`` section (from a path or a mapping) without building anything.
+
+    Everything building checks is checked here, so a config this accepts builds.
+    """
     registry = registry or default_registry()
     section, file = _read(source)
     ctx = _Context(file)
     if not isinstance(section, Mapping):
         raise ConfigError("'connectors' must be a mapping of keys", key="connectors", file=file)
     section = _interpolate(section, ctx, "connectors", None, None)
+    keys = {**CORE_KEYS, **registry.section_keys()}
+    shorthands = registry.shorthands()
+    known = [*keys, *shorthands]
     for key in section:
-        if key not in SECTION_KEYS:
+        if key not in known:
             ctx.fail(
-                unknown("key", str(key), list(SECTION_KEYS)),
+                unknown("key", str(key), known),
                 f"connectors.{key}",
                 section,
                 key,
             )
-
-    domain = section.get("execution_domain", "dryrun")
-    if domain not in DOMAINS:
+    values: dict[str, Any] = {}
+    for name, key in keys.items():
+        if name in section and name not in (*CONNECTOR_SECTIONS, *_OWN_CHECK):
+            values[name] = _section_value(key, section, ctx)
+    domain = values.pop("execution_domain", "dryrun")
+    if domain not in DOMAINS and isinstance(domain, str):
         ctx.fail(
             f"expected one of {', '.join(DOMAINS)}, got {domain!r}",
             "connectors.execution_domain",
             section,
             "execution_domain",
         )
-
-    brokerage = _connector(section, "brokerage", _flat_brokerage(section, ctx), registry, ctx)
-    feed = _connector(section, "feed", _flat_feed(section, ctx), registry, ctx)
-    metrics = _metrics(section, ctx)
+    brokerage, feed = (
+        _connector(section, kind, _flat(section, kind, shorthands, ctx), registry, ctx)
+        for kind in CONNECTOR_SECTIONS
+    )
     if domain == "live" and brokerage is None and not ctx.errors:
-        ctx.fail(LIVE_NEEDS_BROKERAGE, "connectors.execution_domain", section, "execution_domain")
+        selects = [s.key for s in shorthands.values() if s.kind == "brokerage" and s.selects]
+        hint = "".join(f" (or '{key}')" for key in selects)
+        ctx.fail(
+            LIVE_NEEDS_BROKERAGE + hint, "connectors.execution_domain", section, "execution_domain"
+        )
+    metrics = _metrics(section, ctx)
     state = _state(section, file, ctx)
     if ctx.errors:
         raise ctx.errors[0] if len(ctx.errors) == 1 else ConfigErrors(ctx.errors)
@@ -199,6 +243,7 @@ def parse_connectors(
         brokerage,
         feed,
         file,
+        values,
         metrics=metrics,
         state=state,
         state_line=_line(section, "state"),
@@ -209,9 +254,11 @@ def _state(section: Mapping[str, Any], file: str | None, ctx: _Context) -> State
     """``connectors: state:``, a relative SQLite path taken from the file's folder."""
     if "state" not in section:
         return None
+    value = section["state"]
     try:
         return parse_state_url(
-            section["state"], base_dir=Path(file).parent if file is not None else None
+            str(value) if isinstance(value, Interpolated) else value,
+            base_dir=Path(file).parent if file is not None else None,
         )
     except ConfigError as exc:
         ctx.fail(exc.message, "connectors.state", section, "state")
@@ -230,81 +277,98 @@ def _metrics(section: Mapping[str, Any], ctx: _Context) -> MetricsSettings | Non
             "metrics",
         )
         return None
-    checked, problems = check_settings(node)
+    checked, problems = check_settings(_plain(node))
     for key, message in problems:
         ctx.fail(message, f"connectors.metrics.{key}", node, key)
     return checked
 
 
-def _flat_brokerage(section: Mapping[str, Any], ctx: _Context) -> dict[str, Any] | None:
-    url = section.get("broker_url")
-    trade = {k: section[k] for k in ("trade_max_retries", "trade_backoff") if k in section}
-    if url is None:
-        for key in trade:
+def _section_value(key: SectionKey, section: Mapping[str, Any], ctx: _Context) -> Any:
+    """The value of top-level ``key``, validated by its config or option."""
+    value = _plain(section[key.name])
+    where = f"connectors.{key.name}"
+    if key.config is not None:
+        node = section[key.name]
+        if not isinstance(node, Mapping):
+            ctx.fail(f"expected a mapping, got {type(node).__name__}", where, section, key.name)
+            return None
+        try:
+            return key.config.parse(
+                value,
+                key_name=lambda k: f"{where}.{k}",
+                file=ctx.file,
+                line_of=lambda k: _line(node, k) if k in node else _line(section, key.name),
+            )
+        except ConfigError as exc:
+            ctx.errors.extend(exc.errors if isinstance(exc, ConfigErrors) else [exc])
+            return None
+    if key.option is not None:
+        try:
+            return key.option.check(value)
+        except ValueError as exc:
+            ctx.fail(str(exc), where, section, key.name)
+    return value
+
+
+def _flat(
+    section: Mapping[str, Any], kind: Kind, shorthands: Mapping[str, Shorthand], ctx: _Context
+) -> tuple[dict[str, Any], dict[str, str]] | None:
+    """The seed's flat keys for ``kind`` (e.g. ``broker_url``) as a connector section:
+    ``(options with 'name', option -> the key the user wrote)``, or None."""
+    mine = [s for s in shorthands.values() if s.kind == kind and s.key in section]
+    chosen = [s for s in mine if s.selects]
+    if len(chosen) > 1:
+        for extra in chosen[1:]:
             ctx.fail(
-                "only applies with 'broker_url'; inside 'brokerage:' use "
-                f"'{key.removeprefix('trade_')}'",
-                f"connectors.{key}",
+                f"give one of {', '.join(s.key for s in chosen)}",
+                f"connectors.{extra.key}",
                 section,
-                key,
+                extra.key,
             )
         return None
-    if "brokerage" in section:
+    connector = chosen[0].connector if chosen else None
+    for s in mine:
+        if s.connector != connector:
+            selector = next(
+                (o.key for o in shorthands.values() if o.connector == s.connector and o.selects),
+                "?",
+            )
+            ctx.fail(
+                f"only applies with '{selector}'; inside '{kind}:' use '{s.option}'",
+                f"connectors.{s.key}",
+                section,
+                s.key,
+            )
+    if not chosen:
+        return None
+    if kind in section:
+        key = chosen[0].key
         ctx.fail(
-            "give either 'broker_url' or a 'brokerage:' section, not both",
-            "connectors.broker_url",
+            f"give either '{key}' or a '{kind}:' section, not both",
+            f"connectors.{key}",
             section,
-            "broker_url",
+            key,
         )
         return None
-    options: dict[str, Any] = {"name": "http", "url": url}
-    if "trade_max_retries" in trade:
-        options["max_retries"] = trade["trade_max_retries"]
-    if "trade_backoff" in trade:
-        options["backoff"] = trade["trade_backoff"]
-    return options
-
-
-def _flat_feed(section: Mapping[str, Any], ctx: _Context) -> dict[str, Any] | None:
-    url = section.get("ws_url")
-    if url is None:
-        return None
-    if "feed" in section:
-        ctx.fail(
-            "give either 'ws_url' or a 'feed:' section, not both",
-            "connectors.ws_url",
-            section,
-            "ws_url",
-        )
-        return None
-    return {"name": "websocket", "url": url}
-
-
-# The seed's flat keys, by the option they stand for: errors name what the user wrote.
-_FLAT_KEYS = {
-    "brokerage": {
-        "name": "broker_url",
-        "url": "broker_url",
-        "max_retries": "trade_max_retries",
-        "backoff": "trade_backoff",
-    },
-    "feed": {"name": "ws_url", "url": "ws_url"},
-}
+    used = [s for s in mine if s.connector == connector]
+    options: dict[str, Any] = {"name": connector, **{s.option: section[s.key] for s in used}}
+    return options, {"name": chosen[0].key, **{s.option: s.key for s in used}}
 
 
 def _connector(
     section: Mapping[str, Any],
-    kind: str,
-    flat: dict[str, Any] | None,
+    kind: Kind,
+    flat: tuple[dict[str, Any], dict[str, str]] | None,
     registry: Registry,
     ctx: _Context,
-) -> ConnectorConfig | None:
+) -> ConnectorSection | None:
     if flat is not None:
-        node: Any = flat
+        node: Any = flat[0]
+        written = flat[1]
         prefix = "connectors."
 
         def user_key(key: str) -> str:
-            return _FLAT_KEYS[kind].get(key, key)
+            return written.get(key, key)
 
         def line_of(key: str) -> int | None:
             return _line(section, user_key(key))
@@ -339,7 +403,7 @@ def _connector(
     if not isinstance(name, str):
         fail(f"'name' is required: which {kind} connector to use", "name")
         return None
-    options = {k: v for k, v in node.items() if k != "name"}
+    options = {k: _plain(v) for k, v in node.items() if k != "name"}
     try:
         checked = registry.validate(
             kind,
@@ -349,16 +413,13 @@ def _connector(
             file=ctx.file,
             line_of=line_of,
         )
-    except ConfigErrors as exc:
-        ctx.errors.extend(exc.errors)
-        return None
     except ConfigError as exc:
-        ctx.errors.append(exc)
+        ctx.errors.extend(exc.errors if isinstance(exc, ConfigErrors) else [exc])
         return None
     except LookupError as exc:
         fail(str(exc), "name")
         return None
-    return ConnectorConfig(kind, name, {k: _plain(v) for k, v in checked.items()})
+    return ConnectorSection(kind, name, checked)
 
 
 def _plain(value: Any) -> Any:
@@ -368,7 +429,7 @@ def _plain(value: Any) -> Any:
         return {_plain(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if value is None or type(value) in (bool, int, float, str):
+    if value is None or type(value) in (bool, int, float, str) or isinstance(value, Interpolated):
         return value
     if isinstance(value, ScalarBoolean):  # an int subclass: test it before int
         return bool(value)
@@ -437,18 +498,19 @@ class Connectors:
 
     @cached_property
     def brokerage(self) -> Any:
-        """The brokerage client, journaling in :attr:`journal`. In ``dryrun`` it is
-        always the fake paper broker."""
+        """The brokerage client, journaling in :attr:`journal`. In ``dryrun`` it is always
+        the dryrun (paper) brokerage."""
         self.start_metrics()
         configured = self.config.brokerage
         if self.dryrun:
             futures = (
                 configured is not None and self._registry.get("brokerage", configured.name).futures
             )
-            client = self._registry.create("brokerage", "fake", futures=futures)
+            paper = self._registry.dryrun_connector("brokerage")
+            client = self._registry.create("brokerage", paper.name, futures=futures)
         else:
             assert configured is not None
-            client = self._registry.create("brokerage", configured.name, **configured.options)
+            client = self._registry.build("brokerage", configured.name, configured.config)
         if callable(getattr(client, "set_journal", None)):
             client.set_journal(self.journal)
         return client
@@ -459,13 +521,14 @@ class Connectors:
             self.journal.close()
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
-        """Build the feed; ``dryrun`` (or no feed configured) gives the in-memory fake feed."""
+        """Build the feed; ``dryrun`` (or no feed configured) gives the dryrun feed."""
         self.start_metrics()
         configured = self.config.feed
         if self.dryrun or configured is None:
-            return self._registry.create("feed", "fake", on_message=on_message, **callbacks)
-        return self._registry.create(
-            "feed", configured.name, on_message=on_message, **callbacks, **configured.options
+            paper = self._registry.dryrun_connector("feed")
+            return self._registry.create("feed", paper.name, on_message=on_message, **callbacks)
+        return self._registry.build(
+            "feed", configured.name, configured.config, on_message=on_message, **callbacks
         )
 
     def __repr__(self) -> str:

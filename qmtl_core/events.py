@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
+
+import pluggy
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
@@ -46,25 +48,47 @@ class FeedEvent:
     time: float = field(default_factory=time.time)
 
 
-def _deliver(hook_name: str, event: OrderEvent | FeedEvent) -> None:
+class Events:
+    """Delivers events to the observers of one plugin manager.
+
+    Every registry has one (``registry.events``) and hands it to the connectors it
+    builds, so observers registered on an explicit registry hear its connectors. A
+    connector built directly uses :data:`DEFAULT_EVENTS`, the default registry's.
+    """
+
+    def __init__(self, manager: Callable[[], pluggy.PluginManager]) -> None:
+        self._manager = manager
+
+    def order(
+        self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
+    ) -> None:
+        """Tell every observer about an order's step (secrets in ``data`` redacted)."""
+        self._deliver(
+            "qmtl_order_event", OrderEvent(kind, connector, client_order_id, redact(data))
+        )
+
+    def feed(self, kind: FeedEventKind, feed: str, **data: Any) -> None:
+        """Tell every observer about a feed's step (secrets in ``data`` redacted)."""
+        self._deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
+
+    def _deliver(self, hook_name: str, event: OrderEvent | FeedEvent) -> None:
+        hook = getattr(self._manager().hook, hook_name)
+        for impl in reversed(hook.get_hookimpls()):
+            try:
+                impl.function(event=event)
+            except Exception:
+                log.exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+
+
+def _default_manager() -> pluggy.PluginManager:
     from qmtl_core.registry import default_registry
 
-    hook = getattr(default_registry().plugin_manager.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
-        try:
-            impl.function(event=event)
-        except Exception:
-            log.exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+    manager: pluggy.PluginManager = default_registry().plugin_manager
+    return manager
 
 
-def emit_order_event(
-    kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
-) -> None:
-    _deliver("qmtl_order_event", OrderEvent(kind, connector, client_order_id, redact(data)))
-
-
-def emit_feed_event(kind: FeedEventKind, feed: str, **data: Any) -> None:
-    _deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
+#: The default registry's events, looked up on each event (the registry is built lazily).
+DEFAULT_EVENTS = Events(_default_manager)
 
 
 # "delivered" comes once per batch of messages: worth a metric, too chatty for INFO.

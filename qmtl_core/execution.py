@@ -16,7 +16,7 @@ from typing import TypeVar
 
 from qmtl_core import runtime
 from qmtl_core.errors import OrderStatusUnknown, TransientError
-from qmtl_core.events import emit_order_event
+from qmtl_core.events import Events
 from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
 
@@ -86,6 +86,7 @@ def submit_order(
     lookup: Callable[[Order], OrderAck | None],
     policy: RetryPolicy,
     connector: str,
+    events: Events,
 ) -> OrderAck:
     """Send ``order`` at most once per venue, retrying only what is safe to retry.
 
@@ -101,7 +102,7 @@ def submit_order(
             if _asks_too_long(last_error):
                 break
             delay = _wait(policy, attempt, last_error)
-            emit_order_event(
+            events.order(
                 "retried", connector, coid, attempt=attempt, reason=str(last_error), delay=delay
             )
         if ambiguous:
@@ -113,7 +114,7 @@ def submit_order(
             if found is not None:
                 return found
         try:
-            emit_order_event("sent", connector, coid, attempt=attempt + 1, symbol=order.symbol)
+            events.order("sent", connector, coid, attempt=attempt + 1, symbol=order.symbol)
             return send(order)
         except TransientError as error:
             ambiguous = ambiguous or error.ambiguous

@@ -1,19 +1,34 @@
-"""Connector option schemas: what a connector accepts, checked before it is built.
+"""Connector settings: one typed, frozen config class per connector, declared once.
 
-A plugin declares its options once; the same declaration validates ``qmtl.yml``,
-validates ``registry.create(...)`` keyword arguments, and generates the config docs.
+A connector declares its options as a frozen dataclass deriving from
+:class:`ConnectorConfig`, each field a :func:`setting` (help, aliases, bounds, URL
+schemes, choices); the field's type is the option's type and a field without a
+default is required. That one declaration validates ``qmtl.yml`` (``check``, with
+file and line), validates ``registry.create(...)`` and direct constructor calls,
+is what the factory receives, and renders the configuration reference. A
+connector's rules that span several options go in :meth:`ConnectorConfig.check`.
+
+Stdlib dataclasses rather than a validation library: the core stays at three small
+dependencies, a config module costs only ``dataclasses`` to import (``plugins``
+listing stays fast), and the validator is this one file.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
+import functools
+import math
+import types
+import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self, TypeVar
 
 from qmtl_core.errors import ConfigError, ConfigErrors
-from qmtl_core.redaction import Secret, is_secret_key
+from qmtl_core.redaction import REDACTED, Secret, is_secret_key
 
+_RULE = "qmtl"
 _TYPE_NAMES = {
     str: "text",
     int: "integer",
@@ -21,12 +36,62 @@ _TYPE_NAMES = {
     bool: "true/false",
     dict: "mapping",
     list: "list",
+    Secret: "text",
 }
+_BOOLEAN_TEXT = {"true": True, "yes": True, "on": True, "1": True}
+_BOOLEAN_TEXT.update({"false": False, "no": False, "off": False, "0": False})
+C = TypeVar("C", bound="ConnectorConfig")
+
+
+class Interpolated(str):
+    """Text that came (at least partly) from ``${VAR}``: a number option parses it."""
+
+    variables: tuple[str, ...]
+
+    def __new__(cls, text: str, variables: tuple[str, ...]) -> Self:
+        self = super().__new__(cls, text)
+        self.variables = variables
+        return self
+
+
+@dataclass(frozen=True)
+class Rule:
+    """What a :func:`setting` adds to its field's type: help and the value's bounds."""
+
+    help: str
+    aliases: tuple[str, ...] = ()
+    minimum: float | None = None  # value >= minimum
+    above: float | None = None  # value > above
+    schemes: tuple[str, ...] = ()  # a URL with one of these schemes and a host
+    choices: tuple[Any, ...] | None = None
+
+
+def setting(
+    help: str,
+    *,
+    default: Any = dataclasses.MISSING,
+    aliases: tuple[str, ...] = (),
+    minimum: float | None = None,
+    above: float | None = None,
+    schemes: tuple[str, ...] = (),
+    choices: tuple[Any, ...] | None = None,
+) -> Any:
+    """One option of a connector config: a dataclass field carrying its :class:`Rule`.
+
+    Omit ``default`` for a required option. ``default`` may be a dict or list: each
+    config gets its own copy.
+    """
+    rule = Rule(help, aliases, minimum, above, schemes, choices)
+    meta = {_RULE: rule}
+    if isinstance(default, dict | list):
+        factory: Callable[[], Any] = functools.partial(type(default), default)
+        return dataclasses.field(default_factory=factory, metadata=meta)
+    return dataclasses.field(default=default, metadata=meta)
 
 
 @dataclass(frozen=True)
 class Option:
-    """One option of a connector. ``type`` is one of str, int, float, bool, dict, list."""
+    """One option of a connector, resolved from its config class (validation and docs)."""
 
     name: str
     type: type
@@ -35,31 +100,108 @@ class Option:
     default: Any = None
     aliases: tuple[str, ...] = ()
     choices: tuple[Any, ...] | None = None
+    optional: bool = True  # None is accepted (the connector's "not set")
+    rule: Rule | None = None
 
     @property
     def secret(self) -> bool:
-        return is_secret_key(self.name)
+        return self.type is Secret or is_secret_key(self.name)
 
     @property
     def type_name(self) -> str:
         return _TYPE_NAMES.get(self.type, self.type.__name__)
 
     def check(self, value: Any) -> Any:
-        """Return ``value`` converted to this option's type, or raise ``ValueError``."""
-        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        elif self.type is dict and isinstance(value, Mapping):
-            value = dict(value)
-        elif self.type is str and isinstance(value, Secret):
-            pass
-        elif not isinstance(value, self.type) or (self.type is int and isinstance(value, bool)):
-            raise ValueError(f"expected {self.type_name}, got {type(value).__name__} {value!r}")
+        """``value`` converted to this option's type and within its bounds, or ``ValueError``."""
+        if value is None and self.optional and not self.required:
+            return None
+        value = self._convert(value)
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(repr(c) for c in self.choices)
             raise ValueError(f"expected one of {allowed}, got {value!r}")
-        if self.secret and isinstance(value, str):
-            value = Secret(value)
+        rule = self.rule
+        if rule is None:
+            return value
+        if rule.minimum is not None and not value >= rule.minimum:
+            raise ValueError(f"must be {_number(rule.minimum)} or more, got {value!r}")
+        if rule.above is not None and not value > rule.above:
+            raise ValueError(f"must be more than {_number(rule.above)}, got {value!r}")
+        if rule.schemes:
+            check_url(value, rule.schemes)
         return value
+
+    def _convert(self, value: Any) -> Any:
+        kind = self.type
+        if isinstance(value, Interpolated) and kind in (int, float, bool):
+            return _parse_interpolated(value, kind, self.type_name)
+        if isinstance(value, Interpolated):
+            value = str(value)
+        if kind is Secret and isinstance(value, Secret):
+            return value
+        if kind is Secret and isinstance(value, str):
+            return Secret(value)
+        if kind is str and isinstance(value, Secret) and self.secret:
+            return value
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        elif kind is dict and isinstance(value, Mapping):
+            value = dict(value)
+        elif kind is list and isinstance(value, tuple):
+            value = list(value)
+        elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise ValueError(f"expected {self.type_name}, got {type(value).__name__} {value!r}")
+        if kind is float and math.isnan(value):
+            raise ValueError("expected a number, got NaN")
+        if kind is str and self.secret:
+            return Secret(value)
+        return value
+
+
+def _number(bound: float) -> str:
+    return str(int(bound)) if float(bound).is_integer() else str(bound)
+
+
+def _parse_interpolated(value: Interpolated, kind: type, type_name: str) -> Any:
+    text = value.strip()
+    try:
+        if kind is bool:
+            return _BOOLEAN_TEXT[text.lower()]
+        return kind(text)
+    except (KeyError, ValueError):
+        variables = ", ".join(f"${{{v}}}" for v in value.variables)
+        raise ValueError(
+            f"{variables} gives {str(value)!r}, which is not a {type_name}; "
+            f"set {'/'.join(value.variables)} to a {type_name}"
+        ) from None
+
+
+def display_url(url: str) -> str:
+    """``url`` fit for a message: a password in the user-info part and the query masked."""
+    from urllib.parse import urlsplit  # not at import: listing connectors never needs it
+
+    parts = urlsplit(url)
+    if parts.password is not None:
+        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
+    if parts.query:
+        parts = parts._replace(query=REDACTED)
+    return parts.geturl()
+
+
+def check_url(value: str, schemes: tuple[str, ...]) -> None:
+    """``ValueError`` unless ``value`` is a URL with one of ``schemes``, a host and a valid port."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(value.strip())
+    wanted = " or ".join(f"{s}://" for s in schemes)
+    try:
+        parts.port  # noqa: B018 - validates the port
+    except ValueError as exc:
+        raise ValueError(f"invalid port in {display_url(value)!r}: {exc}") from None
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ValueError(
+            f"expected a {wanted} URL with a host, got {display_url(value)!r}"
+            + ("; add the scheme" if "://" not in value else "")
+        )
 
 
 def whole_number(name: str, value: Any, minimum: int) -> int:
@@ -83,10 +225,6 @@ def number(name: str, value: Any, *, positive: bool, unit: str = "number") -> fl
     return float(value)
 
 
-Schema = tuple[Option, ...]
-Locator = Callable[[str], int | None]
-
-
 def did_you_mean(word: str, choices: list[str]) -> str:
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
@@ -97,28 +235,123 @@ def unknown(what: str, word: str, known: list[str]) -> str:
     return f"unknown {what}{did_you_mean(word, known)} (known: {', '.join(known)})"
 
 
-def validate_options(
-    schema: Schema,
+Locator = Callable[[str], int | None]
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConnectorConfig:
+    """Base of every connector's config: a frozen dataclass of :func:`setting` fields.
+
+    Subclass it with ``@dataclass(frozen=True, kw_only=True)``. Set ``extra_options``
+    to keep options the class does not declare in its ``extra`` field (a mapping)
+    instead of refusing them; override :meth:`check` for rules spanning options.
+    """
+
+    extra_options: ClassVar[bool] = False
+
+    @classmethod
+    def schema(cls) -> tuple[Option, ...]:
+        """The declared options, in field order."""
+        return options_of(cls)
+
+    @classmethod
+    def parse(
+        cls,
+        options: Mapping[str, Any],
+        *,
+        key_name: Callable[[str], str] = str,
+        file: str | None = None,
+        line_of: Locator | None = None,
+    ) -> Self:
+        """Validate raw ``options`` into this config; every problem in one ``ConfigErrors``."""
+        return parse(cls, options, key_name=key_name, file=file, line_of=line_of)
+
+    def check(self) -> None:
+        """Rules spanning several options: raise ``ConfigError(message, key=option)``."""
+
+    def given(self) -> dict[str, Any]:
+        """The options the user set (canonical names, converted values), e.g. to print."""
+        names: frozenset[str] = getattr(self, "_given", frozenset())
+        out = {o.name: getattr(self, o.name) for o in self.schema() if o.name in names}
+        if self.extra_options:
+            out.update(getattr(self, "extra", {}))
+        return out
+
+
+_SCHEMAS: dict[type[ConnectorConfig], tuple[Option, ...]] = {}
+
+
+def options_of(cls: type[ConnectorConfig]) -> tuple[Option, ...]:
+    """The options ``cls`` declares, resolved from its fields once and kept."""
+    found = _SCHEMAS.get(cls)
+    if found is None:
+        found = _SCHEMAS[cls] = _resolve(cls)
+    return found
+
+
+def _resolve(cls: type[ConnectorConfig]) -> tuple[Option, ...]:
+    hints = typing.get_type_hints(cls)
+    out = []
+    for f in dataclasses.fields(cls):
+        rule = f.metadata.get(_RULE)
+        if rule is None:
+            continue  # not an option (e.g. ``extra``)
+        kind, optional = _base_type(hints[f.name], f"{cls.__name__}.{f.name}")
+        required = f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        out.append(
+            Option(
+                f.name,
+                kind,
+                rule.help,
+                required=required,
+                default=None if required else default,
+                aliases=rule.aliases,
+                choices=rule.choices,
+                optional=optional,
+                rule=rule,
+            )
+        )
+    return tuple(out)
+
+
+def _base_type(hint: Any, where: str) -> tuple[type, bool]:
+    """``(type, None allowed)`` of a field annotation such as ``float | None``."""
+    args = typing.get_args(hint)
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        rest = [a for a in args if a is not type(None)]
+        optional = len(rest) < len(args)
+        if len(rest) != 1:
+            raise TypeError(f"{where}: one type (optionally | None) per option, got {hint}")
+        hint = rest[0]
+    origin = typing.get_origin(hint) or hint
+    if origin is Mapping or origin is dict:
+        origin = dict
+    if origin not in _TYPE_NAMES:
+        raise TypeError(f"{where}: unsupported option type {hint}")
+    return origin, optional
+
+
+def parse(
+    cls: type[C],
     options: Mapping[str, Any],
     *,
-    allow_extra: bool = False,
     key_name: Callable[[str], str] = str,
     file: str | None = None,
     line_of: Locator | None = None,
-) -> dict[str, Any]:
-    """Check ``options`` against ``schema``; collect every problem into one ``ConfigErrors``.
-
-    Aliases map to the canonical name, secrets come back wrapped in :class:`Secret`,
-    and absent optional options are left out so the factory's own default applies.
-    """
+) -> C:
+    """Validate ``options`` into ``cls`` (see :meth:`ConnectorConfig.parse`)."""
+    schema = options_of(cls)
     by_name: dict[str, Option] = {}
     for option in schema:
         by_name[option.name] = option
         for alias in option.aliases:
             by_name[alias] = option
     errors: list[ConfigError] = []
-    out: dict[str, Any] = {}
-    given: set[str] = set()  # canonical names the caller supplied, valid or not
+    values: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    written: dict[str, str] = {}  # canonical name -> the key the user wrote
 
     def fail(key: str, message: str) -> None:
         line = line_of(key) if line_of else None
@@ -127,23 +360,35 @@ def validate_options(
     for key, value in options.items():
         opt = by_name.get(key)
         if opt is None:
-            if allow_extra:
-                out[key] = Secret(value) if is_secret_key(key) and isinstance(value, str) else value
+            if cls.extra_options:
+                text = str(value) if isinstance(value, Interpolated) else value
+                extra[key] = Secret(text) if is_secret_key(key) and isinstance(text, str) else text
                 continue
             known = sorted(by_name)
             fail(key, unknown("option", key, known))
             continue
-        if opt.name in given:
-            fail(key, f"given twice (as '{opt.name}' and an alias)")
+        if opt.name in written:
+            fail(key, f"given twice (as '{written[opt.name]}' and '{key}')")
             continue
-        given.add(opt.name)
+        written[opt.name] = key
         try:
-            out[opt.name] = opt.check(value)
+            values[opt.name] = opt.check(value)
         except ValueError as exc:
             fail(key, str(exc))
     for option in schema:
-        if option.required and option.name not in given:
+        if option.required and option.name not in written:
             fail(option.name, f"required option missing: {option.help}")
+    if not errors:
+        if cls.extra_options:
+            values["extra"] = extra
+        config = cls(**values)
+        object.__setattr__(config, "_given", frozenset(written))
+        try:
+            config.check()
+        except ConfigError as exc:
+            for error in exc.errors if isinstance(exc, ConfigErrors) else [exc]:
+                key = error.key or ""
+                fail(written.get(key, key), error.message)
     if errors:
         raise errors[0] if len(errors) == 1 else ConfigErrors(errors)
-    return out
+    return config

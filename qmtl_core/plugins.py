@@ -7,9 +7,11 @@ turns any failure into an error. Allow and block lists apply before any import.
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import importlib_metadata
 import pluggy
@@ -18,6 +20,10 @@ from qmtl_core import hookspecs
 from qmtl_core.errors import PluginError
 from qmtl_core.events import LoggingObserver
 
+#: Static metadata a plugin distribution declares (read without importing it), so that
+#: a missing connector or name says which distribution provides it. Entry names:
+#: ``brokerage:<name>``, ``feed:<name>``, ``export:<Name>``, ``dryrun:<kind>``.
+PROVIDES_GROUP = "qmtl.provides"
 LOAD_ENV = "QMTL_LOAD_PLUGINS"
 DISABLE_ENV = "QMTL_DISABLE_PLUGINS"
 STRICT_ENV = "QMTL_STRICT_PLUGINS"
@@ -121,3 +127,31 @@ def check_pending(manager: pluggy.PluginManager) -> None:
         manager.check_pending()
     except pluggy.PluginValidationError as exc:
         raise PluginError(f"unknown hook (misspelled?): {exc}") from exc
+
+
+def provider_hint(what: str) -> str:
+    """``"; it is provided by <dist>: pip install <dist>"`` for an installed distribution
+    whose ``qmtl.provides`` metadata lists ``what`` (e.g. ``"feed:websocket"``) but whose
+    plugin is not loaded (blocked, or failed); ``""`` when none does."""
+    for ep in importlib_metadata.entry_points(group=PROVIDES_GROUP, name=what):
+        if ep.dist is not None:
+            dist = ep.dist.name
+            return (
+                f"; it is provided by {dist}: pip install {dist} (if it is installed, check "
+                f"{LOAD_ENV}/{DISABLE_ENV} and `qmtl-connectors plugins`)"
+            )
+    return ""
+
+
+def load_extra(target: str, requirement: str) -> Any:
+    """Import ``"module:attr"`` that needs an optional dependency (an extra such as
+    ``qmtl-plugin-http[server]``); a missing one is a :class:`PluginError` naming what to
+    install, not a traceback."""
+    module_name, _, attr = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        raise PluginError(
+            f"this needs {exc.name}, which is not installed: pip install '{requirement}'"
+        ) from None
+    return getattr(module, attr)

@@ -1,8 +1,11 @@
 """Connector names -> factories, filled by plugins through ``register_connectors``.
 
 ``create(kind, name, **options)`` is the one way configuration turns into a live
-connector: options are validated against the connector's schema first, then the
-factory (possibly a lazy ``"module:attr"`` string) is resolved and called.
+connector: options are validated into the connector's typed config first, then the
+factory (possibly a lazy ``"module:attr"`` string) is called with it. Everything the
+core used to know about particular plugins is data registered here: the connector
+standing in for each kind in ``dryrun``, the seed's flat ``connectors:`` keys
+(``broker_url`` ...), extra top-level keys, and the public names.
 """
 
 from __future__ import annotations
@@ -14,35 +17,19 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from qmtl_core.errors import PluginError, UnknownConnectorError
-from qmtl_core.options import Schema, did_you_mean, validate_options
-from qmtl_core.plugins import PluginFailure, PluginSet, make_plugin_manager
+from qmtl_core.events import Events
+from qmtl_core.options import ConnectorConfig, Locator, Option, did_you_mean
+from qmtl_core.plugins import PluginFailure, PluginSet, make_plugin_manager, provider_hint
 
 Kind = Literal["brokerage", "feed"]
 KINDS: tuple[str, ...] = get_args(Kind)
 Factory = Callable[..., Any] | str
 FEED_CALLBACKS = ("on_message", "on_error", "on_reconnect")
 
-#: Where the built-in connectors and public names live, for "pip install ..." hints only;
-#: nothing here is imported by the core.
-BUILTIN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
-    ("brokerage", "fake"): "qmtl-plugin-fake",
-    ("feed", "fake"): "qmtl-plugin-fake",
-    ("brokerage", "http"): "qmtl-plugin-http",
-    ("brokerage", "ccxt"): "qmtl-plugin-ccxt-spot",
-    ("brokerage", "ccxt-futures"): "qmtl-plugin-ccxt-futures",
-    ("feed", "websocket"): "qmtl-plugin-websocket",
-}
-BUILTIN_EXPORTS: dict[str, str] = {
-    "FakeBrokerageClient": "qmtl-plugin-fake",
-    "FakeLiveDataFeed": "qmtl-plugin-fake",
-    "HttpBrokerageClient": "qmtl-plugin-http",
-    "TradeExecutionService": "qmtl-plugin-http",
-    "CcxtBrokerageClient": "qmtl-plugin-ccxt-spot",
-    "make_ccxt_brokerage": "qmtl-plugin-ccxt-spot",
-    "FuturesCcxtBrokerageClient": "qmtl-plugin-ccxt-futures",
-    "WebSocketFeed": "qmtl-plugin-websocket",
-    "WebSocketClient": "qmtl-plugin-websocket",
-}
+
+@dataclass(frozen=True, kw_only=True)
+class NoOptions(ConnectorConfig):
+    """The config of a connector that takes no options."""
 
 
 def resolve(target: Factory) -> Any:
@@ -63,14 +50,22 @@ class ConnectorSpec:
     kind: Kind
     name: str
     factory: Factory
-    options: Schema
+    config: type[ConnectorConfig]
     plugin: str
     distribution: str | None
     version: str | None
     summary: str = ""
     oco: str | None = None
     futures: bool = False
-    extra_options: bool = False
+    dryrun: bool = False
+
+    @property
+    def options(self) -> tuple[Option, ...]:
+        return self.config.schema()
+
+    @property
+    def extra_options(self) -> bool:
+        return self.config.extra_options
 
     def load(self) -> Callable[..., Any]:
         factory: Callable[..., Any] = resolve(self.factory)
@@ -83,6 +78,36 @@ class Export:
     target: Factory
     plugin: str
     distribution: str | None
+
+
+@dataclass(frozen=True)
+class Shorthand:
+    """A flat ``connectors:`` key standing for one option of one connector (the seed's
+    ``broker_url`` is ``brokerage: {name: http, url: ...}``).
+
+    A key that ``selects`` picks the connector; the others only apply alongside it.
+    """
+
+    key: str
+    kind: Kind
+    connector: str
+    option: str
+    help: str
+    selects: bool = False
+
+
+@dataclass(frozen=True)
+class SectionKey:
+    """A top-level ``connectors:`` key other than a connector section.
+
+    Its value is a mapping validated into ``config``, or a scalar checked by ``option``;
+    either way ``check`` reports errors with the file, line and key.
+    """
+
+    name: str
+    help: str
+    config: type[ConnectorConfig] | None = None
+    option: Option | None = None
 
 
 class Register:
@@ -102,46 +127,72 @@ class Register:
         name: str,
         factory: Factory,
         *,
-        options: Schema = (),
+        config: type[ConnectorConfig] = NoOptions,
         summary: str = "",
         oco: str | None = None,
         futures: bool = False,
-        extra_options: bool = False,
+        dryrun: bool = False,
     ) -> None:
         """Register connector ``name`` of ``kind`` ("brokerage" or "feed").
 
-        ``oco`` describes OCO support for listings ("emulated", "manual",
-        "exchange-dependent"); ``extra_options`` passes unknown options to the factory.
+        ``factory(config, **callbacks)`` builds it from a validated instance of
+        ``config`` (a :class:`ConnectorConfig` subclass). ``oco`` describes OCO support
+        for listings ("emulated", "manual", "exchange-dependent"); ``futures`` marks a
+        futures brokerage; ``dryrun`` makes this the connector of its kind in the
+        ``dryrun`` domain (a dryrun brokerage's config has a ``futures`` option).
         """
         if kind not in KINDS:
             raise PluginError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
+        if not (isinstance(config, type) and issubclass(config, ConnectorConfig)):
+            raise PluginError(f"{name}: config must be a ConnectorConfig subclass, got {config!r}")
         spec = ConnectorSpec(
             kind,
             name,
             factory,
-            tuple(options),
+            config,
             self._plugin,
             self._distribution,
             self._version,
             summary,
             oco,
             futures,
-            extra_options,
+            dryrun,
         )
         self._registry._add(spec)
 
     def export(self, name: str, target: Factory) -> None:
         """Make ``name`` importable as ``from qmtl_core import name``."""
-        self._registry._add_export(Export(name, target, self._plugin, self._distribution))
+        self._registry._exports.setdefault(
+            name, Export(name, target, self._plugin, self._distribution)
+        )
+
+    def shorthand(
+        self, key: str, kind: Kind, connector: str, option: str, help: str, *, selects: bool = False
+    ) -> None:
+        """Accept the flat ``connectors:`` ``key`` as ``option`` of ``connector``."""
+        self._registry._shorthands.setdefault(
+            key, Shorthand(key, kind, connector, option, help, selects)
+        )
+
+    def section_key(self, key: SectionKey) -> None:
+        """Accept another top-level ``connectors:`` key (see :class:`SectionKey`)."""
+        self._registry._section_keys.setdefault(key.name, key)
 
 
 class Registry:
-    """All connectors the loaded plugins registered, keyed by (kind, name)."""
+    """All connectors the loaded plugins registered, keyed by (kind, name).
+
+    ``events`` delivers to this registry's observers; every connector it builds
+    reports there.
+    """
 
     def __init__(self, plugins: PluginSet) -> None:
         self.plugins = plugins
+        self.events = Events(lambda: plugins.manager)
         self._specs: dict[tuple[str, str], ConnectorSpec] = {}
         self._exports: dict[str, Export] = {}
+        self._shorthands: dict[str, Shorthand] = {}
+        self._section_keys: dict[str, SectionKey] = {}
         self._conflicts: dict[tuple[str, str], str] = {}
         for impl in plugins.manager.hook.register_connectors.get_hookimpls():
             loaded = plugins.plugin(impl.plugin_name)
@@ -177,9 +228,6 @@ class Registry:
             return
         self._specs[key] = spec
 
-    def _add_export(self, export: Export) -> None:
-        self._exports.setdefault(export.name, export)
-
     def _drop_plugin(self, plugin: str) -> None:
         self._specs = {k: s for k, s in self._specs.items() if s.plugin != plugin}
         self._exports = {k: e for k, e in self._exports.items() if e.plugin != plugin}
@@ -189,6 +237,14 @@ class Registry:
             (s for s in self._specs.values() if kind is None or s.kind == kind),
             key=lambda s: (s.kind, s.name),
         )
+
+    def shorthands(self) -> dict[str, Shorthand]:
+        """The flat ``connectors:`` keys the installed plugins accept, by key."""
+        return dict(self._shorthands)
+
+    def section_keys(self) -> dict[str, SectionKey]:
+        """The extra top-level ``connectors:`` keys the installed plugins accept."""
+        return dict(self._section_keys)
 
     def get(self, kind: str, name: str) -> ConnectorSpec:
         if kind not in KINDS:
@@ -202,10 +258,23 @@ class Registry:
         installed = sorted(n for k, n in self._specs if k == kind)
         message = f"no {kind} connector named '{name}'{did_you_mean(name, installed)}"
         message += f" (installed: {', '.join(installed) or 'none'})"
-        dist = BUILTIN_DISTRIBUTIONS.get(key)
-        if dist:
-            message += f"; it is provided by {dist}: pip install {dist}"
-        raise UnknownConnectorError(message)
+        raise UnknownConnectorError(message + provider_hint(f"{kind}:{name}"))
+
+    def dryrun_connector(self, kind: Kind) -> ConnectorSpec:
+        """The connector that every config of ``kind`` uses in the ``dryrun`` domain."""
+        found = [s for s in self.connectors(kind) if s.dryrun]
+        if len(found) == 1:
+            return found[0]
+        if not found:
+            raise UnknownConnectorError(
+                f"no installed plugin provides the dryrun {kind} (the paper stand-in)"
+                + provider_hint(f"dryrun:{kind}")
+            )
+        names = ", ".join(f"'{s.name}' ({s.distribution or s.plugin})" for s in found)
+        raise PluginError(
+            f"several plugins provide the dryrun {kind}: {names}; block all but one with "
+            "QMTL_DISABLE_PLUGINS"
+        )
 
     def validate(
         self,
@@ -215,40 +284,45 @@ class Registry:
         *,
         key_name: Callable[[str], str] = str,
         file: str | None = None,
-        line_of: Callable[[str], int | None] | None = None,
-    ) -> dict[str, Any]:
-        """Check options for connector ``name`` without building it (config validation)."""
+        line_of: Locator | None = None,
+    ) -> ConnectorConfig:
+        """Options for connector ``name`` as its typed config, without building it."""
         spec = self.get(kind, name)
-        return validate_options(
-            spec.options,
-            options,
-            allow_extra=spec.extra_options,
-            key_name=key_name,
-            file=file,
-            line_of=line_of,
-        )
+        return spec.config.parse(options, key_name=key_name, file=file, line_of=line_of)
 
-    def create(self, kind: str, name: str, **options: Any) -> Any:
-        """Validate ``options`` against the connector's schema and build the connector.
+    def build(self, kind: str, name: str, config: ConnectorConfig, **callbacks: Any) -> Any:
+        """Build connector ``name`` from its validated ``config``; it reports to ``events``.
 
         A feed's callbacks (``on_message``, ``on_error``, ``on_reconnect``) are code, not
-        configuration, so they pass through unvalidated.
+        configuration: they go to the factory beside the config.
         """
         spec = self.get(kind, name)
+        if not isinstance(config, spec.config):
+            raise TypeError(f"{kind} '{name}' is built from {spec.config.__name__}, got {config!r}")
+        connector = spec.load()(config, **callbacks)
+        if hasattr(connector, "events"):
+            connector.events = self.events
+        return connector
+
+    def create(self, kind: str, name: str, **options: Any) -> Any:
+        """Validate ``options`` into the connector's config, then build the connector."""
         callbacks = {k: options.pop(k) for k in FEED_CALLBACKS if kind == "feed" and k in options}
-        checked = validate_options(spec.options, options, allow_extra=spec.extra_options)
-        return spec.load()(**checked, **callbacks)
+        config = self.validate(kind, name, options)
+        return self.build(kind, name, config, **callbacks)
 
     def has_export(self, name: str) -> bool:
         return name in self._exports
+
+    def export_names(self) -> list[str]:
+        """The public names the loaded plugins export, sorted."""
+        return sorted(self._exports)
 
     def export(self, name: str) -> Any:
         """A public name a plugin exported; ImportError names the package to install."""
         export = self._exports.get(name)
         if export is not None:
             return resolve(export.target)
-        dist = BUILTIN_EXPORTS.get(name)
-        hint = f"; install it with: pip install {dist}" if dist else ""
+        hint = provider_hint(f"export:{name}")
         raise ImportError(
             f"cannot import name '{name}' from 'qmtl_core': no installed plugin provides it{hint}"
         )

@@ -18,28 +18,34 @@ MakeDist = Callable[..., None]
 SECRET = "sk-live-DO-NOT-PRINT-1234"
 
 VAULT = """
+from dataclasses import dataclass
+
 from qmtl_core.hookspecs import hookimpl
-from qmtl_core.options import Option
+from qmtl_core.options import ConnectorConfig, setting
+from qmtl_core.redaction import Secret
+
+@dataclass(frozen=True, kw_only=True)
+class VaultConfig(ConnectorConfig):
+    url: str = setting("where the broker lives")
+    api_key: Secret = setting("API key", aliases=("apiKey",))
+    secret: Secret | None = setting("API secret", default=None)
+    retries: int = setting("how often to retry", default=3, minimum=0)
 
 class VaultBroker:
-    def __init__(self, url, api_key, secret=None, retries=3):
-        self.url, self.api_key, self.secret, self.retries = url, api_key, secret, retries
+    def __init__(self, config):
+        self.url, self.api_key = config.url, config.api_key
+        self.secret, self.retries = config.secret, config.retries
 
 @hookimpl
 def register_connectors(register):
-    register("brokerage", "vault", VaultBroker, options=(
-        Option("url", str, "where the broker lives", required=True),
-        Option("api_key", str, "API key", required=True, aliases=("apiKey",)),
-        Option("secret", str, "API secret"),
-        Option("retries", int, "how often to retry"),
-    ))
+    register("brokerage", "vault", VaultBroker, config=VaultConfig)
 """
 
 
 @pytest.fixture
 def registry(make_dist: MakeDist) -> Registry:
     make_dist("thirdparty-vault", {"thirdparty_vault": VAULT}, {"vault": "thirdparty_vault"})
-    return Registry(make_plugin_manager(env={"QMTL_LOAD_PLUGINS": "fake,vault"}))
+    return Registry(make_plugin_manager(env={"QMTL_LOAD_PLUGINS": "fake,http,vault"}))
 
 
 def write(tmp_path: Path, text: str) -> Path:

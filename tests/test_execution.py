@@ -17,7 +17,7 @@ from qmtl_core.errors import (
 )
 from qmtl_core.execution import RetryPolicy
 from qmtl_core.orders import Order, OrderAck
-from qmtl_core.paper import PaperEngine
+from qmtl_plugin_fake.paper import PaperEngine
 
 ORDER = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": "1"}
 

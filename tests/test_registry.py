@@ -140,3 +140,30 @@ def test_http_timeout_defaults_and_is_lowered_under_test() -> None:
     done = _python("from qmtl_core import runtime; print(runtime.HTTP_TIMEOUT_SECONDS)")
     assert done.stdout.strip() == "2.0"
     assert runtime.HTTP_TIMEOUT_SECONDS == 1.5  # set by qmtl_core's pytest plugin
+
+
+STAR = (
+    "import json\n"
+    "import qmtl_core\n"
+    "from qmtl_core import *\n"
+    "print(json.dumps(sorted(n for n in globals() if not n.startswith('_'))))\n"
+    "print(json.dumps(dir(qmtl_core)))\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("load", "present", "absent"),
+    [
+        ("fake", {"FakeBrokerageClient", "Runner"}, {"WebSocketFeed", "CcxtBrokerageClient"}),
+        ("none", {"Runner", "OCOOrder", "load_connectors"}, {"FakeBrokerageClient"}),
+        ("websocket", {"WebSocketFeed", "WebSocketClient"}, {"HttpBrokerageClient"}),
+    ],
+)
+def test_star_import_works_with_any_subset_of_plugins(
+    load: str, present: set[str], absent: set[str]
+) -> None:
+    done = _python(STAR, QMTL_LOAD_PLUGINS=load)
+    assert done.returncode == 0, done.stderr
+    star, listed = (set(json.loads(line)) for line in done.stdout.splitlines()[-2:])
+    assert present <= star and not absent & star
+    assert present <= listed and not absent & listed

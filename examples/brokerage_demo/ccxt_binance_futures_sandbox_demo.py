@@ -15,9 +15,9 @@ import sys
 
 from demo_common import SYMBOL, fill_offline, main, place_resting_buy, show, show_state
 
+from qmtl_ccxt_common.recorded import BinanceReplay
 from qmtl_core import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import binance_usdm
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
 
 KEYS = ("BINANCE_DEMO_KEY", "BINANCE_DEMO_SECRET")
 KEYS_ARE = "Binance demo-trading keys (https://demo.binance.com)"

@@ -15,8 +15,8 @@ import sys
 
 from demo_common import SYMBOL, fill_offline, main, place_resting_buy, show, show_state
 
+from qmtl_ccxt_common.recorded import BinanceReplay, binance_spot
 from qmtl_core import CcxtBrokerageClient, make_ccxt_brokerage
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
 
 KEYS = ("BINANCE_TESTNET_KEY", "BINANCE_TESTNET_SECRET")
 KEYS_ARE = "Binance Spot Testnet keys (https://testnet.binance.vision)"

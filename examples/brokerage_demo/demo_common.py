@@ -16,9 +16,9 @@ from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any
 
+from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, BinanceReplay
 from qmtl_core.orders import OrderAck
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, BinanceReplay
 
 SYMBOL = "BTC/USDT"
 

@@ -22,6 +22,7 @@ from qmtl_core.brokerage import (
 from qmtl_core.errors import OrderValidationError
 from qmtl_core.orders import Order, OrderAck, Side, to_decimal, validate_order
 from qmtl_core.registry import create
+from qmtl_position_limit.config import PositionLimitConfig
 
 
 class PositionLimitBrokerage:
@@ -42,6 +43,11 @@ class PositionLimitBrokerage:
         self._lock = threading.Lock()
         self._filled: dict[str, Decimal] = {}  # signed filled position per symbol
         self._open: dict[str, tuple[Order, Decimal]] = {}  # client id -> (order, filled so far)
+
+    @classmethod
+    def from_config(cls, config: PositionLimitConfig) -> PositionLimitBrokerage:
+        """The registry's factory: the wrapper from its validated config."""
+        return cls(config.inner, config.limits, config.inner_options)
 
     @property
     def capabilities(self) -> Capabilities:

@@ -1,7 +1,7 @@
 """The ``ccxt-futures`` brokerage: USD-margined futures on ccxt (Binance USD-M and others).
 
-Built on ``qmtl-plugin-ccxt-spot``, a declared dependency of this distribution: the
-futures client subclasses the spot client, so the venue-neutral ccxt plumbing exists
+Built on ``qmtl-ccxt-common``, a declared dependency of this distribution: the futures
+client subclasses the shared ccxt client, so the venue-neutral ccxt plumbing exists
 once. Registration imports no ccxt code.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_ccxt_spot.options import FUTURES_OPTIONS
+from qmtl_plugin_ccxt_futures.config import CcxtFuturesConfig
 
 
 @hookimpl
@@ -17,12 +17,11 @@ def register_connectors(register: Register) -> None:
     register(
         "brokerage",
         "ccxt-futures",
-        "qmtl_plugin_ccxt_futures.client:FuturesCcxtBrokerageClient",
-        options=FUTURES_OPTIONS,
+        "qmtl_plugin_ccxt_futures.client:FuturesCcxtBrokerageClient.from_config",
+        config=CcxtFuturesConfig,
         summary="USD-margined futures on ccxt; Binance USD-M demo trading supported",
         oco="exchange-dependent",
         futures=True,
-        extra_options=True,
     )
     register.export(
         "FuturesCcxtBrokerageClient", "qmtl_plugin_ccxt_futures.client:FuturesCcxtBrokerageClient"

@@ -1,6 +1,6 @@
-"""FuturesCcxtBrokerageClient: USD-margined futures on ccxt, built on the spot client.
+"""FuturesCcxtBrokerageClient: USD-margined futures on ccxt, built on the shared ccxt client.
 
-``qmtl-plugin-ccxt-futures`` declares ``qmtl-plugin-ccxt-spot`` as a dependency and
+``qmtl-plugin-ccxt-futures`` declares ``qmtl-ccxt-common`` as a dependency and
 subclasses its client: error classification, status mapping, precision and limit
 checks, client-id lookup and environment selection are shared, not copied. What is
 added here is futures account state (position mode, margin mode, leverage) and the
@@ -14,16 +14,16 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from qmtl_ccxt_common.client import CcxtClient
+from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.errors import venue_code
+from qmtl_ccxt_common.products import FUTURES
 from qmtl_core.brokerage import Capabilities, OcoSupport, OrderInput
-from qmtl_core.errors import ConfigError, OrderRejected, OrderValidationError
+from qmtl_core.errors import OrderRejected, OrderValidationError
 from qmtl_core.journal import OrderJournal
-from qmtl_core.options import validate_options
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, PositionSide, Side
+from qmtl_plugin_ccxt_futures.config import CcxtFuturesConfig
 from qmtl_plugin_ccxt_futures.positions import Position, to_positions
-from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.errors import venue_code
-from qmtl_plugin_ccxt_spot.options import FUTURES_ONLY_OPTIONS
-from qmtl_plugin_ccxt_spot.venue import FUTURES_DEFAULTS, FUTURES_DEMO_INSTEAD_OF_SANDBOX
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,9 @@ log = logging.getLogger(__name__)
 #: (Binance -4059 "No need to change position side", -4046 "... margin type").
 ALREADY_SET_CODES = frozenset({"-4059", "-4046"})
 ALREADY_SET_ERRORS = frozenset({"NoChange", "MarginModeAlreadySet"})
-_FUTURES_NAMES = frozenset(o.name for o in FUTURES_ONLY_OPTIONS)
 
 
-class FuturesCcxtBrokerageClient(CcxtBrokerageClient):
+class FuturesCcxtBrokerageClient(CcxtClient):
     """``FuturesCcxtBrokerageClient("binanceusdm", symbol=..., leverage=5, margin_mode="cross",
     hedge_mode=True, apiKey=..., secret=..., sandbox=True)``.
 
@@ -48,23 +47,18 @@ class FuturesCcxtBrokerageClient(CcxtBrokerageClient):
     """
 
     capabilities = Capabilities(OcoSupport.MANUAL, SPOT_ORDER_TYPES, futures=True)
-    ccxt_defaults = FUTURES_DEFAULTS
-    demo_instead_of_sandbox = FUTURES_DEMO_INSTEAD_OF_SANDBOX
+    config_class = CcxtFuturesConfig
+    product = FUTURES
 
-    def __init__(
-        self, exchange: str | Any, *, journal: OrderJournal | None = None, **options: Any
+    def _configure(
+        self, config: CcxtConfig, instance: Any, *, journal: OrderJournal | None = None
     ) -> None:
-        own = validate_options(
-            FUTURES_ONLY_OPTIONS,
-            {k: options.pop(k) for k in list(options) if k in _FUTURES_NAMES},
-        )
-        self.symbol: str | None = own.get("symbol")
-        self.leverage: int | None = own.get("leverage")
-        self.margin_mode: str | None = own.get("margin_mode")
-        self.hedge_mode: bool | None = own.get("hedge_mode")
-        if self.leverage is not None and self.leverage < 1:
-            raise ConfigError(f"must be 1 or more, got {self.leverage}", key="leverage")
-        super().__init__(exchange, journal=journal, **options)
+        assert isinstance(config, CcxtFuturesConfig)
+        self.symbol: str | None = config.symbol
+        self.leverage: int | None = config.leverage
+        self.margin_mode: str | None = config.margin_mode
+        self.hedge_mode: bool | None = config.hedge_mode
+        super()._configure(config, instance, journal=journal)
         self._setup_lock = threading.Lock()
         self._position_mode_done = False
         self._margin_mode_done: set[str] = set()

@@ -6,9 +6,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from qmtl_ccxt_common.testing import client_factory
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay, binance_usdm
-from qmtl_plugin_ccxt_spot.testing import client_factory
 
 API_KEY = "usdm-test-key-Hc53pLwQ8rTzN1aB"
 SECRET = "usdm-test-secret-Kd90sYvM2xGe7uJf"

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
+from qmtl_ccxt_common.fees import clear_fee_cache, make_ccxt_brokerage
+from qmtl_ccxt_common.testing import live_qmtl_yml
 from qmtl_core.config import load_connectors
 from qmtl_core.errors import ConfigError
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay
-from qmtl_plugin_ccxt_spot.fees import clear_fee_cache, make_ccxt_brokerage
-from qmtl_plugin_ccxt_spot.testing import live_qmtl_yml
 
 ORDER = {"symbol": "BTC/USDT", "side": "BUY", "type": "limit", "quantity": "0.01"}
 

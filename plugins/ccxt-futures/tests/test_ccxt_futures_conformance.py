@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from qmtl_ccxt_common.recorded import ReplayHarness
+from qmtl_ccxt_common.testing import RecordedConformance
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import ReplayHarness
-from qmtl_plugin_ccxt_spot.testing import RecordedConformance
 
 
 class TestCcxtFuturesConformance(RecordedConformance):

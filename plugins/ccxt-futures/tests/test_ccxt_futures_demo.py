@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from qmtl_plugin_ccxt_spot.testing import run_script
+from qmtl_ccxt_common.testing import run_script
 
 DEMO = (
     Path(__file__).resolve().parents[3]

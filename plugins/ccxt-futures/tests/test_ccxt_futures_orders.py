@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from qmtl_ccxt_common.testing import SEED_ORDER as SPOT_SEED_ORDER
 from qmtl_core.errors import ConfigError, OrderRejected, OrderValidationError
 from qmtl_core.orders import OrderStatus
 from qmtl_plugin_ccxt_futures.client import FuturesCcxtBrokerageClient
 from qmtl_plugin_ccxt_futures.recorded import BinanceUsdmReplay
-from qmtl_plugin_ccxt_spot.testing import SEED_ORDER as SPOT_SEED_ORDER
 
 Make = Callable[..., FuturesCcxtBrokerageClient]
 SEED_ORDER = SPOT_SEED_ORDER | {

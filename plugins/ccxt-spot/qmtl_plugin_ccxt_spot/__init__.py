@@ -1,16 +1,15 @@
 """The ``ccxt`` brokerage (spot orders on any ccxt exchange) and ``make_ccxt_brokerage``.
 
-Registration imports no ccxt code: factories are ``"module:attr"`` strings resolved on
-first use. The venue-neutral ccxt plumbing here (error classification, status mapping,
-precision and limit checks, client-id lookup, sandbox/demo selection) is also the
-base of ``qmtl-plugin-ccxt-futures``, which declares this distribution as a dependency.
+Registration imports no ccxt code: the config class is ccxt-free and the factories are
+``"module:attr"`` strings resolved on first use. The ccxt plumbing shared with
+``qmtl-plugin-ccxt-futures`` lives in ``qmtl-ccxt-common``, a declared dependency.
 """
 
 from __future__ import annotations
 
+from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_ccxt_spot.options import SPOT_OPTIONS
 
 
 @hookimpl
@@ -18,11 +17,10 @@ def register_connectors(register: Register) -> None:
     register(
         "brokerage",
         "ccxt",
-        "qmtl_plugin_ccxt_spot.client:CcxtBrokerageClient",
-        options=SPOT_OPTIONS,
+        "qmtl_plugin_ccxt_spot.client:CcxtBrokerageClient.from_config",
+        config=CcxtConfig,
         summary="spot orders on any ccxt exchange; Binance testnet/demo supported",
         oco="exchange-dependent",
-        extra_options=True,
     )
     register.export("CcxtBrokerageClient", "qmtl_plugin_ccxt_spot.client:CcxtBrokerageClient")
-    register.export("make_ccxt_brokerage", "qmtl_plugin_ccxt_spot.fees:make_ccxt_brokerage")
+    register.export("make_ccxt_brokerage", "qmtl_ccxt_common.fees:make_ccxt_brokerage")

@@ -9,9 +9,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from qmtl_ccxt_common.recorded import BinanceReplay, binance_spot
+from qmtl_ccxt_common.testing import client_factory
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
-from qmtl_plugin_ccxt_spot.testing import client_factory
 
 API_KEY = "spot-test-key-Zq81hXyW9mLpA2cD"
 SECRET = "spot-test-secret-Vb72kRtU0sNeF4gH"

@@ -11,14 +11,14 @@ import ccxt
 import ccxt.async_support
 import pytest
 
+from qmtl_ccxt_common.recorded import BinanceReplay
+from qmtl_ccxt_common.testing import LIMIT_ORDER, live_qmtl_yml
 from qmtl_core import runtime
 from qmtl_core.config import load_connectors
 from qmtl_core.errors import ConfigError
 from qmtl_core.redaction import Secret
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER, live_qmtl_yml
 
 
 def test_seed_constructor_with_options(venue: BinanceReplay) -> None:
@@ -108,8 +108,8 @@ def test_other_ccxt_settings_reach_the_constructor_and_secrets_stay_wrapped() ->
     checked = default_registry().validate(
         "brokerage", "ccxt", {"exchange": "binance", "password": "pass-phrase-1", "uid": "7"}
     )
-    assert isinstance(checked["password"], Secret) and checked["uid"] == "7"
-    client = default_registry().create("brokerage", "ccxt", **checked)
+    assert isinstance(checked.extra["password"], Secret) and checked.extra["uid"] == "7"
+    client = default_registry().build("brokerage", "ccxt", checked)
     assert client.exchange.password == "pass-phrase-1" and client.exchange.uid == "7"
 
 

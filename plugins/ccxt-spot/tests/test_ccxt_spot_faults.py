@@ -7,6 +7,8 @@ from collections.abc import Callable
 import ccxt
 import pytest
 
+from qmtl_ccxt_common.recorded import BinanceReplay, binance_spot
+from qmtl_ccxt_common.testing import LIMIT_ORDER
 from qmtl_core.errors import (
     AuthenticationError,
     OrderRejected,
@@ -16,8 +18,6 @@ from qmtl_core.errors import (
 from qmtl_core.orders import OrderStatus
 from qmtl_core.testing import EventRecorder
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, binance_spot
-from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER
 
 ORDER = LIMIT_ORDER | {"time_in_force": "GTC", "client_order_id": "fault-case-1"}
 

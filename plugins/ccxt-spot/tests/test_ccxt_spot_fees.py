@@ -10,11 +10,11 @@ import pytest
 import requests
 import responses
 
+from qmtl_ccxt_common.fees import clear_fee_cache, make_ccxt_brokerage
+from qmtl_ccxt_common.recorded import BinanceReplay
 from qmtl_core.errors import ConfigError
 from qmtl_core.orders import OrderAck, OrderStatus
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.fees import clear_fee_cache, make_ccxt_brokerage
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
 
 
 @pytest.fixture(autouse=True)

@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
+from qmtl_ccxt_common.recorded import BinanceReplay
+from qmtl_ccxt_common.testing import SEED_ORDER
 from qmtl_core.brokerage import OcoSupport
 from qmtl_core.errors import OrderNotCancelable, OrderNotFound, OrderValidationError
 from qmtl_core.oco import OCOOrder
 from qmtl_core.orders import OrderStatus
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-from qmtl_plugin_ccxt_spot.testing import SEED_ORDER
 
 
 def test_seed_limit_order_is_sent_signed_to_the_testnet(

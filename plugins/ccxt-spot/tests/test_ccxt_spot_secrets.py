@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from qmtl_ccxt_common.recorded import BinanceReplay
+from qmtl_ccxt_common.testing import LIMIT_ORDER
 from qmtl_core.errors import AuthenticationError, OrderRejected, OrderStatusUnknown
 from qmtl_core.registry import default_registry
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay
-from qmtl_plugin_ccxt_spot.testing import LIMIT_ORDER
 
 
 def test_full_session_with_failures_leaks_nothing(
@@ -67,4 +67,4 @@ def test_validated_options_hold_secrets_wrapped() -> None:
     )
     shown = f"{checked} {checked!r}"
     assert "plain-key-123456" not in shown and "plain-secret-123456" not in shown
-    assert checked["apiKey"].reveal() == "plain-key-123456"
+    assert checked.apiKey is not None and checked.apiKey.reveal() == "plain-key-123456"

@@ -9,7 +9,8 @@ from typing import Any
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
 from qmtl_core.journal import OrderJournal
 from qmtl_core.orders import Order, OrderAck, OrderType
-from qmtl_core.paper import PaperEngine
+from qmtl_plugin_fake.config import FakeBrokerageConfig
+from qmtl_plugin_fake.paper import PaperEngine
 
 _ALL_TYPES = frozenset(OrderType)
 
@@ -39,6 +40,11 @@ class FakeBrokerageClient(BaseBrokerageClient):
         if futures:
             # Dry runs of futures strategies: accept the futures-only order fields.
             self.capabilities = Capabilities(OcoSupport.EMULATED, _ALL_TYPES, futures=True)
+
+    @classmethod
+    def from_config(cls, config: FakeBrokerageConfig) -> FakeBrokerageClient:
+        """The registry's factory: a client from its validated config."""
+        return cls(config.prices, futures=config.futures)
 
     def update_price(self, symbol: str, price: Any) -> list[OrderAck]:
         """Move the market; returns the orders this price filled."""

@@ -7,12 +7,16 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from qmtl_core.errors import FeedError
-from qmtl_core.events import emit_feed_event
+from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
+from qmtl_core.registry import NoOptions
 
 
 class FakeLiveDataFeed:
     """An in-memory feed for demos and tests; same contract as ``WebSocketFeed``."""
+
+    #: Where this feed's events go; the registry that builds it sets its own.
+    events: Events = DEFAULT_EVENTS
 
     def __init__(
         self,
@@ -28,9 +32,21 @@ class FakeLiveDataFeed:
         self.delivered = 0
         self._lock = asyncio.Lock()
 
+    @classmethod
+    def from_config(
+        cls,
+        config: NoOptions,
+        on_message: MessageHandler,
+        *,
+        on_error: ErrorHandler | None = None,
+        on_reconnect: Callable[[], Awaitable[None]] | None = None,
+    ) -> FakeLiveDataFeed:
+        """The registry's factory (the feed takes no options)."""
+        return cls(on_message, on_error=on_error, on_reconnect=on_reconnect)
+
     async def start(self) -> None:
         self.running = True
-        emit_feed_event("connected", "FakeLiveDataFeed")
+        self.events.feed("connected", "FakeLiveDataFeed")
 
     async def emit(self, message: dict[str, Any]) -> None:
         """Deliver ``message`` (after every earlier one); an error if the feed is not running."""
@@ -43,4 +59,4 @@ class FakeLiveDataFeed:
     async def stop(self) -> None:
         if self.running:
             self.running = False
-            emit_feed_event("disconnected", "FakeLiveDataFeed", reason="stopped")
+            self.events.feed("disconnected", "FakeLiveDataFeed", reason="stopped")

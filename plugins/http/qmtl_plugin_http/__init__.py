@@ -9,20 +9,8 @@ from __future__ import annotations
 import argparse
 
 from qmtl_core.hookspecs import hookimpl
-from qmtl_core.options import Option
 from qmtl_core.registry import Register
-
-BROKERAGE_OPTIONS = (
-    Option("url", str, "the broker's orders URL, e.g. https://broker/api/orders", required=True),
-    Option("max_retries", int, "retries after the first attempt (default 3)", default=3),
-    Option(
-        "backoff",
-        float,
-        "first retry delay in seconds, doubled per retry (default 0.1)",
-        default=0.1,
-    ),
-    Option("token", str, "bearer token sent as 'Authorization: Bearer ...' (optional)"),
-)
+from qmtl_plugin_http.config import HttpBrokerageConfig
 
 
 @hookimpl
@@ -30,10 +18,32 @@ def register_connectors(register: Register) -> None:
     register(
         "brokerage",
         "http",
-        "qmtl_plugin_http.client:HttpBrokerageClient",
-        options=BROKERAGE_OPTIONS,
+        "qmtl_plugin_http.client:HttpBrokerageClient.from_config",
+        config=HttpBrokerageConfig,
         summary="HTTP broker protocol: idempotent POST, GET/DELETE by id",
         oco="manual",
+    )
+    register.shorthand(
+        "broker_url",
+        "brokerage",
+        "http",
+        "url",
+        "seed shorthand for `brokerage: {name: http, url: ...}`",
+        selects=True,
+    )
+    register.shorthand(
+        "trade_max_retries",
+        "brokerage",
+        "http",
+        "max_retries",
+        "with `broker_url`: the http brokerage's `max_retries`",
+    )
+    register.shorthand(
+        "trade_backoff",
+        "brokerage",
+        "http",
+        "backoff",
+        "with `broker_url`: the http brokerage's `backoff` (seconds)",
     )
     register.export("HttpBrokerageClient", "qmtl_plugin_http.client:HttpBrokerageClient")
     register.export("TradeExecutionService", "qmtl_plugin_http.client:TradeExecutionService")

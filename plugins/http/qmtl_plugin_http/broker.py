@@ -1,6 +1,6 @@
 """The reference broker's behaviour, independent of sockets: request in, answer out.
 
-Orders go to a :class:`~qmtl_core.paper.PaperEngine`. A POST is idempotent on its
+Orders go to a :class:`~qmtl_plugin_fake.paper.PaperEngine`. A POST is idempotent on its
 ``Idempotency-Key`` (which is the order's ``client_order_id``): a repeat answers the
 original order, the same key with a different order is a 422.
 """
@@ -14,10 +14,10 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from qmtl_core.errors import OrderNotCancelable, OrderRejected, OrderValidationError
+from qmtl_core.errors import OrderNotCancelable, OrderNotFound, OrderRejected, OrderValidationError
 from qmtl_core.orders import OrderType, validate_order
-from qmtl_core.paper import PaperEngine
 from qmtl_core.redaction import Secret
+from qmtl_plugin_fake.paper import PaperEngine
 from qmtl_plugin_http.faults import Fault, FaultPlan
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, REPLAYED_HEADER, ref_from_path
 
@@ -91,8 +91,10 @@ class BrokerApp:
             return _error(400, str(exc), field=exc.field)
         except OrderNotCancelable as exc:
             return _error(409, str(exc), id=exc.order_id, status=exc.status)
-        except OrderRejected as exc:  # OrderNotFound included: it carries status_code 404
-            return _error(exc.status_code or 422, str(exc))
+        except OrderNotFound as exc:
+            return _error(404, str(exc))
+        except OrderRejected as exc:
+            return _error(422, str(exc))
         except Exception as exc:
             log.exception("reference broker: %s %s failed", method, path)
             return _error(500, f"internal error: {type(exc).__name__}")

@@ -9,13 +9,16 @@ import threading
 from decimal import Decimal
 from types import FrameType
 
-from qmtl_core.errors import OrderValidationError
-from qmtl_core.orders import to_decimal
+from qmtl_core.plugins import load_extra
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
 
 def _price(text: str) -> tuple[str, Decimal]:
+    # Imported here: the command is registered on every CLI start, orders are not needed.
+    from qmtl_core.errors import OrderValidationError
+    from qmtl_core.orders import to_decimal
+
     symbol, sep, price = text.partition("=")
     try:
         value = to_decimal("price", price)
@@ -46,14 +49,13 @@ def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def serve_broker(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly and return 0."""
-    from qmtl_plugin_http.server import BrokerServer
-
+    server_class = load_extra("qmtl_plugin_http.server:BrokerServer", "qmtl-plugin-http[server]")
     done = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = BrokerServer(args.port, prices=dict(args.price))
+    server = server_class(args.port, prices=dict(args.price))
     try:
         server.start()
     except OSError as exc:

@@ -7,8 +7,7 @@ base class does validation, idempotent retries and events. Nothing here retries.
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, Self
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -16,44 +15,18 @@ from requests.utils import get_netrc_auth
 
 from qmtl_core import runtime
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
-from qmtl_core.errors import ConfigError, RequestNotSent, TransientError, VenueProtocolError
+from qmtl_core.errors import RequestNotSent, TransientError, VenueProtocolError
 from qmtl_core.execution import RetryPolicy
 from qmtl_core.journal import OrderJournal
+from qmtl_core.options import display_url
 from qmtl_core.orders import Order, OrderAck, OrderType
-from qmtl_core.redaction import REDACTED, Secret, reveal
+from qmtl_core.redaction import REDACTED, Secret
+from qmtl_plugin_http.config import HttpBrokerageConfig
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
 from qmtl_plugin_http.wire import not_cancelable, parse_ack, raise_for_answer, transport_error
 
 #: Keep-alive connections kept per client; threads beyond this open short-lived ones.
 POOL_SIZE = 16
-
-
-def _display_url(url: str) -> str:
-    """``url`` fit for messages: a password in the user-info part is masked."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.replace(f":{parts.password}@", f":{REDACTED}@", 1)
-    return parts._replace(netloc=netloc).geturl()
-
-
-def _orders_url(url: Any) -> str:
-    """The validated orders URL, without a trailing slash."""
-    text = url.strip() if isinstance(url, str) else ""
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        shown = _display_url(text) if text else repr(url)
-        raise ConfigError(
-            f"expected an http(s) orders URL such as https://broker/api/orders, got {shown}",
-            key="url",
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError(
-            "the orders URL must not have a query string or fragment; pass credentials "
-            "with the 'token' option",
-            key="url",
-        )
-    return text.rstrip("/")
 
 
 def _pooled_session(url: str) -> requests.Session:
@@ -88,18 +61,34 @@ class TradeExecutionService(BaseBrokerageClient):
     def __init__(
         self,
         url: str,
-        max_retries: int = 3,
-        backoff: float = 0.1,
+        max_retries: int | None = None,
+        backoff: float | None = None,
         *,
         token: str | Secret | None = None,
         journal: OrderJournal | None = None,
     ) -> None:
+        given = {"url": url, "max_retries": max_retries, "backoff": backoff, "token": token}
+        self._configure(
+            HttpBrokerageConfig.parse({k: v for k, v in given.items() if v is not None}),
+            journal=journal,
+        )
+
+    @classmethod
+    def from_config(cls, config: HttpBrokerageConfig) -> Self:
+        """The registry's factory: a client from its validated config."""
+        client = cls.__new__(cls)
+        client._configure(config)
+        return client
+
+    def _configure(
+        self, config: HttpBrokerageConfig, *, journal: OrderJournal | None = None
+    ) -> None:
         super().__init__(journal=journal)
-        self.url = _orders_url(url)
-        self.retry_policy = RetryPolicy(max_retries=max_retries, backoff=backoff)
-        plain = reveal(token)
-        self._token = None if plain is None else Secret(plain)
-        self._display = _display_url(self.url)
+        self.config = config
+        self.url = config.orders_url
+        self.retry_policy = RetryPolicy(max_retries=config.max_retries, backoff=config.backoff)
+        self._token = config.token
+        self._display = display_url(self.url)
         self._session = _pooled_session(self.url)
 
     def __repr__(self) -> str:

@@ -26,8 +26,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from qmtl_core.orders import OrderAck
-from qmtl_core.paper import PaperEngine
 from qmtl_core.redaction import Secret, reveal
+from qmtl_plugin_fake.paper import PaperEngine
 from qmtl_plugin_http.broker import ADMIN_PREFIX, Answer, BrokerApp
 from qmtl_plugin_http.faults import Fault, FaultPlan
 from qmtl_plugin_http.protocol import DEFAULT_ORDERS_PATH, IDEMPOTENCY_HEADER

@@ -41,7 +41,7 @@ def test_token_option_reaches_the_factory_wrapped() -> None:
     checked = default_registry().validate(
         "brokerage", "http", {"url": "http://127.0.0.1:9/api/orders", "token": TOKEN}
     )
-    assert isinstance(checked["token"], Secret)
+    assert isinstance(checked.token, Secret)
     config = load_connectors(
         {
             "connectors": {

@@ -10,25 +10,8 @@ from __future__ import annotations
 import argparse
 
 from qmtl_core.hookspecs import hookimpl
-from qmtl_core.options import Option
 from qmtl_core.registry import Register
-
-FEED_OPTIONS = (
-    Option("url", str, "ws:// or wss:// URL of the gateway, e.g. wss://gateway/ws", required=True),
-    Option("token", str, "bearer token, sent as 'Authorization: Bearer <token>'"),
-    Option("subscribe", list, "messages sent after every connect (mappings are sent as JSON)"),
-    Option(
-        "max_retries", int, "reconnect attempts per outage before giving up (default: no limit)"
-    ),
-    Option("max_total_time", float, "seconds an outage may last before giving up (default: none)"),
-    Option("ping_interval", float, "ping after this many quiet seconds (runtime default)"),
-    Option("recv_timeout", float, "reconnect after this many seconds without a frame"),
-    Option("connect_timeout", float, "TCP, TLS and HTTP handshake timeout in seconds"),
-    Option("backoff", float, "first reconnect delay in seconds (runtime default)"),
-    Option("max_backoff", float, "largest reconnect delay in seconds (runtime default)"),
-    Option("healthy_after", float, "seconds a connection must last to reset the retry budget"),
-    Option("queue_size", int, "messages held for a slow on_message before reading pauses"),
-)
+from qmtl_plugin_websocket.config import WebSocketFeedConfig
 
 
 @hookimpl
@@ -36,9 +19,17 @@ def register_connectors(register: Register) -> None:
     register(
         "feed",
         "websocket",
-        "qmtl_plugin_websocket.feed:WebSocketFeed",
-        options=FEED_OPTIONS,
+        "qmtl_plugin_websocket.feed:WebSocketFeed.from_config",
+        config=WebSocketFeedConfig,
         summary="WebSocket feed: bearer auth, heartbeat, reconnect with backoff, back-pressure",
+    )
+    register.shorthand(
+        "ws_url",
+        "feed",
+        "websocket",
+        "url",
+        "seed shorthand for `feed: {name: websocket, url: ...}`",
+        selects=True,
     )
     register.export("WebSocketFeed", "qmtl_plugin_websocket.feed:WebSocketFeed")
     register.export("WebSocketClient", "qmtl_plugin_websocket.client:WebSocketClient")
@@ -61,6 +52,9 @@ def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentPa
 
 
 def _serve_gateway(args: argparse.Namespace) -> int:
-    from qmtl_plugin_websocket.gateway import serve_forever
+    from qmtl_core.plugins import load_extra
 
-    return serve_forever(port=args.port, token=args.token, interval=args.interval)
+    serve_forever = load_extra(
+        "qmtl_plugin_websocket.gateway:serve_forever", "qmtl-plugin-websocket[gateway]"
+    )
+    return int(serve_forever(port=args.port, token=args.token, interval=args.interval))

@@ -15,22 +15,22 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final
+from typing import Any, Final, Self
 
 from qmtl_core.errors import FeedAuthenticationError, FeedError
-from qmtl_core.events import emit_feed_event
+from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
 from qmtl_core.redaction import Secret
-from qmtl_plugin_websocket import validation
-from qmtl_plugin_websocket.client import WebSocketClient, display_url, parse_url
+from qmtl_plugin_websocket.client import WebSocketClient, display_url
+from qmtl_plugin_websocket.config import WebSocketFeedConfig
 from qmtl_plugin_websocket.frames import decode_frame
 from qmtl_plugin_websocket.handoff import Handoff
 from qmtl_plugin_websocket.outage import Outage, was_healthy
+from qmtl_plugin_websocket.validation import SubscribeSource, require_async, require_callable
 
 log = logging.getLogger(__name__)
 
 FEED_NAME = "websocket"
-DEFAULT_QUEUE_SIZE = 1000
 #: How long stop() waits for the reader thread; it is interrupted, so this is a backstop.
 STOP_TIMEOUT_SECONDS = 0.9
 _PREVIEW = 80
@@ -114,13 +114,18 @@ class WebSocketFeed:
     (called as ``on_error(exc, {})``; for a failing ``on_message`` it gets the message).
     """
 
+    #: Where this feed's events go; the registry that builds it sets its own.
+    events: Events = DEFAULT_EVENTS
+    #: Messages sent after every connect, or (in code) a callable that builds them.
+    subscribe: SubscribeSource
+
     def __init__(
         self,
         url: str,
         on_message: MessageHandler,
         *,
         token: str | Secret | None = None,
-        subscribe: validation.SubscribeSource = None,
+        subscribe: SubscribeSource = None,
         on_reconnect: ReconnectHandler | None = None,
         on_error: ErrorHandler | None = None,
         max_retries: int | None = None,
@@ -131,28 +136,60 @@ class WebSocketFeed:
         backoff: float | None = None,
         max_backoff: float | None = None,
         healthy_after: float | None = None,
-        queue_size: int = DEFAULT_QUEUE_SIZE,
+        queue_size: int | None = None,
     ) -> None:
-        validation.require_async("on_message", on_message)
-        validation.require_async("on_reconnect", on_reconnect, optional=True)
-        validation.require_callable("on_error", on_error)
-        self.url = url
+        given = {
+            "url": url,
+            "token": token,
+            "subscribe": None if callable(subscribe) else subscribe,
+            "max_retries": max_retries,
+            "max_total_time": max_total_time,
+            "ping_interval": ping_interval,
+            "recv_timeout": recv_timeout,
+            "connect_timeout": connect_timeout,
+            "backoff": backoff,
+            "max_backoff": max_backoff,
+            "healthy_after": healthy_after,
+            "queue_size": queue_size,
+        }
+        config = WebSocketFeedConfig.parse({k: v for k, v in given.items() if v is not None})
+        self._configure(config, on_message, on_reconnect, on_error)
+        if callable(subscribe):
+            self.subscribe = subscribe
+
+    @classmethod
+    def from_config(
+        cls,
+        config: WebSocketFeedConfig,
+        on_message: MessageHandler,
+        *,
+        on_reconnect: ReconnectHandler | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> Self:
+        """The registry's factory: a feed from its validated config and callbacks."""
+        feed = cls.__new__(cls)
+        feed._configure(config, on_message, on_reconnect, on_error)
+        return feed
+
+    def _configure(
+        self,
+        config: WebSocketFeedConfig,
+        on_message: MessageHandler,
+        on_reconnect: ReconnectHandler | None,
+        on_error: ErrorHandler | None,
+    ) -> None:
+        require_async("on_message", on_message)
+        require_async("on_reconnect", on_reconnect, optional=True)
+        require_callable("on_error", on_error)
+        self.config = config
+        self.url = config.url
         self.on_message = on_message
         self.on_reconnect = on_reconnect
         self.on_error = on_error
-        self.subscribe = validation.subscriptions(subscribe)
-        self.queue_size = validation.whole("queue_size", queue_size, 1) or DEFAULT_QUEUE_SIZE
-        self._token = Secret(token) if isinstance(token, str) else token
-        self._ping_interval = validation.positive("ping_interval", ping_interval)
-        self._recv_timeout = validation.positive("recv_timeout", recv_timeout)
-        self._connect_timeout = validation.positive("connect_timeout", connect_timeout)
-        self._max_retries = validation.whole("max_retries", max_retries, 0)
-        self._max_total_time = validation.positive("max_total_time", max_total_time)
-        self._backoff = validation.positive("backoff", backoff)
-        self._max_backoff = validation.positive("max_backoff", max_backoff)
-        self._healthy_after = validation.positive("healthy_after", healthy_after)
-        parse_url(url)  # a bad URL fails here, not later on the reader thread
-        self._where = display_url(url)
+        self.subscribe = config.subscribe
+        self.queue_size = config.queue_size
+        self._token = config.token
+        self._where = display_url(config.url)
         self.state = "new"
         self.error: FeedError | None = None
         self._run: _Run | None = None
@@ -230,7 +267,7 @@ class WebSocketFeed:
                 log.error("%s: the reader thread did not stop in time", self._where)
         if self.state != "failed":
             if self.state == "connected":
-                emit_feed_event("disconnected", FEED_NAME, url=self._where, reason="stopped")
+                self.events.feed("disconnected", FEED_NAME, url=self._where, reason="stopped")
             self.state = "stopped"
 
     async def __aenter__(self) -> WebSocketFeed:
@@ -269,7 +306,7 @@ class WebSocketFeed:
             finally:
                 handoff.done(len(batch))
                 if handed:
-                    emit_feed_event(
+                    self.events.feed(
                         "delivered",
                         FEED_NAME,
                         url=self._where,
@@ -345,8 +382,8 @@ class WebSocketFeed:
             if run.over:
                 return
             self.state = "reconnecting"
-            emit_feed_event("disconnected", FEED_NAME, url=self._where, reason=str(lost))
-            if was_healthy(time.monotonic() - connected_at, self._healthy_after):
+            self.events.feed("disconnected", FEED_NAME, url=self._where, reason=str(lost))
+            if was_healthy(time.monotonic() - connected_at, self.config.healthy_after):
                 outage = self._outage()
             if not self._wait(run, outage, lost):
                 return
@@ -369,9 +406,9 @@ class WebSocketFeed:
         client = WebSocketClient(
             self.url,
             token=self._token,
-            ping_interval=self._ping_interval,
-            recv_timeout=self._recv_timeout,
-            connect_timeout=self._connect_timeout,
+            ping_interval=self.config.ping_interval,
+            recv_timeout=self.config.recv_timeout,
+            connect_timeout=self.config.connect_timeout,
             before_wait=run.handoff.flush,
         )
         with run.lock:
@@ -389,16 +426,21 @@ class WebSocketFeed:
         self.state = "connected"
         if not run.connected_once:
             run.connected_once = True
-            emit_feed_event("connected", FEED_NAME, url=self._where)
+            self.events.feed("connected", FEED_NAME, url=self._where)
             run.call(_settle, run.connected)
             return
         self._reconnects += 1
-        emit_feed_event("reconnected", FEED_NAME, url=self._where, reconnects=self._reconnects)
+        self.events.feed("reconnected", FEED_NAME, url=self._where, reconnects=self._reconnects)
         run.handoff.put(_RECONNECTED)
         run.handoff.flush()
 
     def _outage(self) -> Outage:
-        return Outage(self._max_retries, self._max_total_time, self._backoff, self._max_backoff)
+        return Outage(
+            self.config.max_retries,
+            self.config.max_total_time,
+            self.config.backoff,
+            self.config.max_backoff,
+        )
 
     def _wait(self, run: _Run, outage: Outage, error: FeedError) -> bool:
         """Back off before the next attempt; False when giving up or stopping."""
@@ -430,7 +472,7 @@ class WebSocketFeed:
         """Count and report one frame that cannot be delivered; the feed goes on."""
         self._dropped += 1
         preview = payload[:_PREVIEW]
-        emit_feed_event(
+        self.events.feed(
             "message_dropped",
             FEED_NAME,
             url=self._where,

@@ -19,7 +19,7 @@ from typing import Any
 
 import responses
 
-from qmtl_plugin_ccxt_spot.recorded import (
+from qmtl_ccxt_common.recorded import (
     BinanceReplay,
     ReplayOrder,
     Route,

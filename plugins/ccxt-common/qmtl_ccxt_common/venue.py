@@ -12,90 +12,21 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
 
 import ccxt
 
+from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.errors import translate
+from qmtl_ccxt_common.products import Product
+from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
 from qmtl_core import runtime
 from qmtl_core.errors import BrokerageError, ConfigError
-from qmtl_core.options import Schema, did_you_mean, validate_options
 from qmtl_core.redaction import Secret, reveal
-from qmtl_plugin_ccxt_spot.errors import translate
-from qmtl_plugin_ccxt_spot.redaction import RedactingLogger, Scrubber, redacting_print
 
 T = TypeVar("T")
 Environment = Literal["live", "sandbox", "demo"]
 log = logging.getLogger(__name__)
-
-#: ccxt options for spot trading. Keys an exchange does not use are ignored by ccxt.
-#: Only spot markets are loaded; margin pairs and currency metadata (extra signed calls
-#: at startup) are skipped; open orders without a symbol are allowed for reconciliation.
-SPOT_DEFAULTS: Mapping[str, Any] = {
-    "defaultType": "spot",
-    "fetchMarkets": {"types": ["spot"]},
-    "fetchMargins": False,
-    "fetchCurrencies": False,
-    "fetchOpenOrders": {"warnWithoutSymbol": False},
-}
-#: ccxt options for USD-margined perpetuals ("BTC/USDT" resolves to "BTC/USDT:USDT").
-FUTURES_DEFAULTS: Mapping[str, Any] = {
-    "defaultType": "swap",
-    "fetchMarkets": {"types": ["linear"]},
-    "fetchCurrencies": False,
-    "fetchOpenOrders": {"warnWithoutSymbol": False},
-}
-#: Binance retired its futures testnet for "demo trading", and ccxt refuses sandbox mode
-#: on every private futures call; for these ids a futures ``sandbox`` means demo.
-FUTURES_DEMO_INSTEAD_OF_SANDBOX = frozenset({"binance", "binanceusdm", "binancecoinm"})
-
-# ccxt reads its own timeout; ours comes from runtime at call time, so refuse a copy.
-_RESERVED = {"timeout": "set qmtl_core.runtime.HTTP_TIMEOUT_SECONDS instead"}
-
-
-@dataclass(frozen=True)
-class VenueSettings:
-    """Validated connector options, secrets still wrapped."""
-
-    sandbox: bool = False
-    demo: bool = False
-    enable_rate_limit: bool = True
-    options: Mapping[str, Any] = field(default_factory=dict)
-    max_retries: int = 3
-    backoff: float | None = None
-    #: Passed to the ccxt constructor: credentials and any other ccxt attribute.
-    ccxt_config: Mapping[str, Any] = field(default_factory=dict)
-
-
-def parse_settings(schema: Schema, options: Mapping[str, Any]) -> VenueSettings:
-    """Validate connector options; anything outside ``schema`` must be a ccxt attribute.
-
-    The check on extras matters: ccxt accepts any keyword, so a typo such as
-    ``sandbx=True`` would otherwise be ignored and the client would trade live.
-    """
-    checked = validate_options(schema, options, allow_extra=True)
-    known = {o.name for o in schema}
-    spellings = sorted(known.union(*(o.aliases for o in schema)))
-    for key in checked:
-        if key in known:
-            continue
-        if key in _RESERVED:
-            raise ConfigError(f"not a connector option: {_RESERVED[key]}", key=key)
-        if not hasattr(ccxt.Exchange, key) or callable(getattr(ccxt.Exchange, key)):
-            raise ConfigError(
-                "neither a connector option nor a ccxt exchange setting"
-                f"{did_you_mean(key, spellings)}",
-                key=key,
-            )
-    return VenueSettings(
-        sandbox=checked.pop("sandbox", False),
-        demo=checked.pop("demo", False),
-        enable_rate_limit=checked.pop("enableRateLimit", True),
-        options=checked.pop("options", {}),
-        max_retries=checked.pop("max_retries", 3),
-        backoff=checked.pop("backoff", None),
-        ccxt_config=checked,
-    )
 
 
 class Venue:
@@ -159,35 +90,30 @@ class Venue:
             log.info("%s: clock re-synced, local clock ahead by %s ms", self.id, offset)
 
 
-def open_venue(
-    exchange: str | Any,
-    settings: VenueSettings,
-    *,
-    defaults: Mapping[str, Any],
-    demo_instead_of_sandbox: frozenset[str] = frozenset(),
-) -> Venue:
-    """Build the exchange from an id (or adopt a ready instance) and pick its environment."""
-    if isinstance(exchange, str):
-        instance = _construct(exchange, settings, defaults)
-    elif isinstance(exchange, ccxt.Exchange) and exchange.synchronous:
-        if settings.ccxt_config or settings.options:
-            given = sorted({*settings.ccxt_config, *(["options"] if settings.options else [])})
+def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Venue:
+    """Build the exchange ``config`` names (or adopt a ready ``instance``) for ``product``,
+    and pick its environment."""
+    if instance is None:
+        instance = _construct(config, product.defaults)
+    elif isinstance(instance, ccxt.Exchange) and instance.synchronous:
+        settings = config.ccxt_settings()
+        if settings or config.options:
+            given = sorted({*settings, *(["options"] if config.options else [])})
             raise ConfigError(
                 f"{', '.join(given)} given with a ready ccxt exchange; configure the instance "
                 "itself or pass the exchange id instead",
                 key=given[0],
             )
-        instance = exchange
     else:
         raise ConfigError(
-            f"expected a ccxt exchange id or a synchronous ccxt exchange, got {exchange!r}",
+            f"expected a ccxt exchange id or a synchronous ccxt exchange, got {instance!r}",
             key="exchange",
         )
     environment = _select_environment(
         instance,
-        sandbox=settings.sandbox,
-        demo=settings.demo,
-        demo_for_sandbox=instance.id in demo_instead_of_sandbox,
+        sandbox=config.sandbox,
+        demo=config.demo,
+        demo_for_sandbox=instance.id in product.demo_instead_of_sandbox,
     )
     scrub = Scrubber.for_exchange(instance)
     instance.logger = RedactingLogger(logging.getLogger("ccxt.base.exchange"), scrub)
@@ -195,19 +121,15 @@ def open_venue(
     return Venue(instance, environment, scrub)
 
 
-def _construct(exchange_id: str, settings: VenueSettings, defaults: Mapping[str, Any]) -> Any:
-    if exchange_id not in ccxt.exchanges:
-        raise ConfigError(
-            f"unknown ccxt exchange '{exchange_id}'{did_you_mean(exchange_id, ccxt.exchanges)}",
-            key="exchange",
-        )
-    config: dict[str, Any] = {
+def _construct(config: CcxtConfig, defaults: Mapping[str, Any]) -> Any:
+    """The ccxt exchange (``config`` was checked: the id exists); secrets revealed only here."""
+    settings: dict[str, Any] = {
         key: reveal(value) if isinstance(value, Secret) else value
-        for key, value in settings.ccxt_config.items()
+        for key, value in config.ccxt_settings().items()
     }
-    config["enableRateLimit"] = settings.enable_rate_limit
-    config["options"] = _merge(defaults, settings.options)
-    return getattr(ccxt, exchange_id)(config)
+    settings["enableRateLimit"] = config.enableRateLimit
+    settings["options"] = _merge(defaults, config.options)
+    return getattr(ccxt, config.exchange)(settings)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
@@ -224,8 +146,6 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
 def _select_environment(
     exchange: Any, *, sandbox: bool, demo: bool, demo_for_sandbox: bool
 ) -> Environment:
-    if sandbox and demo:
-        raise ConfigError("choose one: sandbox (testnet) or demo trading", key="demo")
     if sandbox and demo_for_sandbox:
         log.warning(
             "%s: sandbox=True routes to demo trading: the venue retired this testnet and "

@@ -14,21 +14,15 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.markets import market_for
+from qmtl_ccxt_common.products import PRODUCTS
+from qmtl_ccxt_common.venue import Venue, open_venue
 from qmtl_core.errors import BrokerageError, ConfigError, OrderValidationError
 from qmtl_core.orders import OrderAck, to_decimal
-from qmtl_plugin_ccxt_spot.markets import market_for
-from qmtl_plugin_ccxt_spot.venue import (
-    FUTURES_DEFAULTS,
-    FUTURES_DEMO_INSTEAD_OF_SANDBOX,
-    SPOT_DEFAULTS,
-    Venue,
-    VenueSettings,
-    open_venue,
-)
 
 FeeSource = Literal["market", "exchange", "defaults"]
 Liquidity = Literal["maker", "taker"]
-PRODUCTS = ("spot", "futures")
 log = logging.getLogger(__name__)
 
 
@@ -123,19 +117,15 @@ def _defaults(defaults: tuple[Any, Any] | None) -> tuple[Decimal, Decimal] | Non
 def _detect(
     exchange_id: str, product: str, symbol: str | None, sandbox: bool
 ) -> tuple[Decimal, Decimal, FeeSource] | None:
-    futures = product == "futures"
     venue = open_venue(
-        exchange_id,
-        VenueSettings(sandbox=sandbox),
-        defaults=FUTURES_DEFAULTS if futures else SPOT_DEFAULTS,
-        demo_instead_of_sandbox=FUTURES_DEMO_INSTEAD_OF_SANDBOX if futures else frozenset(),
+        CcxtConfig.parse({"exchange": exchange_id, "sandbox": sandbox}), PRODUCTS[product]
     )
     if symbol is not None:
         market = _market(venue, symbol)
         pair = None if market is None else _pair(market)
         if pair is not None:
             return (*pair, "market")
-    pair = _pair(_static_schedule(venue.exchange.fees, futures))
+    pair = _pair(_static_schedule(venue.exchange.fees, PRODUCTS[product].linear_fees))
     return None if pair is None else (*pair, "exchange")
 
 
@@ -152,12 +142,12 @@ def _market(venue: Venue, symbol: str) -> Mapping[str, Any] | None:
         raise ConfigError(exc.rule, key="symbol") from None
 
 
-def _static_schedule(fees: Mapping[str, Any], futures: bool) -> Mapping[str, Any]:
+def _static_schedule(fees: Mapping[str, Any], linear: bool) -> Mapping[str, Any]:
     """ccxt's built-in schedule; USD-margined contracts have their own on multi-product ids."""
-    if futures:
-        linear = (fees.get("linear") or {}).get("trading")
-        if linear:
-            return dict(linear)
+    if linear:
+        schedule = (fees.get("linear") or {}).get("trading")
+        if schedule:
+            return dict(schedule)
     return dict(fees.get("trading") or {})
 
 

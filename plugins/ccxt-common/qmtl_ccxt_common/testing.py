@@ -17,11 +17,11 @@ from typing import Any, TypeVar
 
 import pytest
 
+from qmtl_ccxt_common.client import CcxtClient
+from qmtl_ccxt_common.recorded import BinanceReplay, ReplayHarness
 from qmtl_core.testing import BrokerageConformance
-from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
-from qmtl_plugin_ccxt_spot.recorded import BinanceReplay, ReplayHarness
 
-C = TypeVar("C", bound=CcxtBrokerageClient)
+C = TypeVar("C", bound=CcxtClient)
 
 #: The seed page's limit order (floats, as the seed writes it): 0.001 BTC at 10000.
 SEED_ORDER: dict[str, Any] = {

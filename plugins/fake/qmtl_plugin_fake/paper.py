@@ -159,8 +159,7 @@ class PaperEngine:
         entry = self._orders[order_id]
         if entry.order != order:
             raise OrderRejected(
-                f"client_order_id {order.client_order_id} was already used for a different order",
-                status_code=422,
+                f"client_order_id {order.client_order_id} was already used for a different order"
             )
         return entry
 
@@ -175,7 +174,7 @@ class PaperEngine:
     def _entry(self, ref: str) -> _PaperOrder:
         entry = self._orders.get(ref) or self._orders.get(self._by_client_id.get(ref, ""))
         if entry is None:
-            raise OrderNotFound(f"no order with id or client_order_id {ref!r}", status_code=404)
+            raise OrderNotFound(f"no order with id or client_order_id {ref!r}")
         return entry
 
     def _activate(self, entry: _PaperOrder) -> None:

@@ -1,0 +1,288 @@
+"""CcxtClient: orders on any ccxt exchange through the core's safety net, for every product.
+
+The core base class validates, submits idempotently (looking an order up by client id
+after an ambiguous failure) and retries with the core policy; this class only says
+how to place, find, fetch and cancel an order through ccxt, and what the venue's
+market rules are. The spot and futures connectors subclass it with their product and
+config; a ccxt-based plugin of another kind reuses ``open_venue`` and ``CcxtConfig``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar, Self, TypeVar
+
+from qmtl_ccxt_common.acks import AssetBalance, to_ack, to_balances
+from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.errors import is_duplicate_client_order_id
+from qmtl_ccxt_common.markets import conform
+from qmtl_ccxt_common.products import Product
+from qmtl_ccxt_common.refs import OrderRefs
+from qmtl_ccxt_common.venue import open_venue
+from qmtl_core.brokerage import (
+    BaseBrokerageClient,
+    Capabilities,
+    OcoSupport,
+    OrderInput,
+    OrderRefInput,
+)
+from qmtl_core.errors import (
+    ConfigError,
+    OrderNotCancelable,
+    OrderNotFound,
+    OrderRejected,
+    OrderValidationError,
+    TransientError,
+)
+from qmtl_core.execution import RetryPolicy, call_with_retries
+from qmtl_core.journal import OrderJournal
+from qmtl_core.orders import (
+    SPOT_ORDER_TYPES,
+    Order,
+    OrderAck,
+    OrderStatus,
+    OrderType,
+    TimeInForce,
+    order_ref,
+)
+
+T = TypeVar("T")
+#: Time-in-force values every ccxt venue we target understands for limit orders.
+SUPPORTED_TIME_IN_FORCE = frozenset({TimeInForce.GTC, TimeInForce.IOC, TimeInForce.FOK})
+
+
+class CcxtClient(BaseBrokerageClient):
+    """``Client("binance", apiKey=..., secret=..., sandbox=True)`` for the subclass's product.
+
+    Options are the subclass's ``config_class`` (also accepted from ``qmtl.yml``); any
+    keyword it does not declare must be a ccxt exchange setting and goes to the ccxt
+    constructor. ``exchange`` may also be a ready synchronous ccxt exchange instance.
+
+    OCO is manual (``OCOOrder`` watch-and-cancel): ccxt has no unified OCO call.
+    """
+
+    capabilities = Capabilities(OcoSupport.MANUAL, SPOT_ORDER_TYPES)
+    config_class: ClassVar[type[CcxtConfig]] = CcxtConfig
+    product: ClassVar[Product]
+
+    def __init__(
+        self, exchange: str | Any, *, journal: OrderJournal | None = None, **options: Any
+    ) -> None:
+        exchange_id = exchange if isinstance(exchange, str) else getattr(exchange, "id", None)
+        if not isinstance(exchange_id, str):
+            raise ConfigError(
+                f"expected a ccxt exchange id or a synchronous ccxt exchange, got {exchange!r}",
+                key="exchange",
+            )
+        config = self.config_class.parse({"exchange": exchange_id, **options})
+        self._configure(config, None if isinstance(exchange, str) else exchange, journal=journal)
+
+    @classmethod
+    def from_config(cls, config: CcxtConfig) -> Self:
+        """The registry's factory: a client from its validated config."""
+        client = cls.__new__(cls)
+        client._configure(config, None)
+        return client
+
+    def _configure(
+        self, config: CcxtConfig, instance: Any, *, journal: OrderJournal | None = None
+    ) -> None:
+        super().__init__(journal=journal)
+        self.config = config
+        self.retry_policy = RetryPolicy(max_retries=config.max_retries, backoff=config.backoff)
+        self.venue = open_venue(config, self.product, instance)
+        self.exchange: Any = self.venue.exchange
+        self._refs = OrderRefs()
+
+    @property
+    def connector_name(self) -> str:
+        return f"{type(self).__name__}[{self.venue.id}]"
+
+    @property
+    def environment(self) -> str:
+        """Where orders go: ``live``, ``sandbox`` (testnet) or ``demo``."""
+        return self.venue.environment
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(exchange={self.venue.id!r}, environment={self.environment!r})"
+        )
+
+    # --- public API beyond the base interface --------------------------------------
+
+    def validate(self, order: OrderInput) -> Order:
+        """The order as it would be sent: core rules, then the market's precision and limits."""
+        validated = super().validate(order)
+        _check_time_in_force(validated)
+        self._retrying("load_markets", self.exchange.load_markets)
+        return conform(self.exchange, validated)
+
+    def poll_order_status(self, order: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
+        """The order's current state; ``symbol`` is needed only for orders this client
+        did not place or list (e.g. after a restart)."""
+        self._note_ref(order, symbol)
+        return super().poll_order_status(order)
+
+    def cancel_order(self, order_id: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
+        """Cancel; raises ``OrderNotCancelable`` if the order already filled or ended."""
+        self._note_ref(order_id, symbol)
+        return super().cancel_order(order_id)
+
+    def open_orders(self, symbol: str | None = None) -> list[OrderAck]:
+        """Orders still working at the venue, e.g. to reconcile after a restart."""
+        orders = self._retrying(
+            "fetch_open_orders", lambda: self.exchange.fetch_open_orders(symbol)
+        )
+        acks = [to_ack(o) for o in orders]
+        for ack in acks:
+            if ack.symbol:
+                self._refs.remember(
+                    ack.symbol, order_id=ack.id, client_order_id=ack.client_order_id or None
+                )
+        return acks
+
+    def balance(self) -> dict[str, AssetBalance]:
+        """Non-zero balances by asset: free, used (locked in orders) and total."""
+        return to_balances(self._retrying("fetch_balance", self.exchange.fetch_balance))
+
+    # --- venue calls used by the base class ----------------------------------------
+
+    def order_params(self, order: Order) -> dict[str, Any]:
+        """ccxt ``params`` for ``create_order``; futures add their fields."""
+        params: dict[str, Any] = {"clientOrderId": order.client_order_id}
+        if order.time_in_force is not None:
+            params["timeInForce"] = order.time_in_force.value
+        return params
+
+    def _send(self, order: Order) -> OrderAck:
+        self._refs.remember(order.symbol, order_id=None, client_order_id=order.client_order_id)
+        params = self.order_params(order)
+        price = None if order.limit_price is None else str(order.limit_price)
+        try:
+            created = self.venue.call(
+                "create_order",
+                lambda: self.exchange.create_order(
+                    order.symbol,
+                    order.type.value,
+                    order.side.value.lower(),
+                    str(order.quantity),
+                    price,
+                    params,
+                ),
+                placing=True,
+            )
+        except OrderRejected as exc:
+            if not is_duplicate_client_order_id(exc.raw or {}):
+                raise
+            # The venue already holds an order with this client id: an earlier attempt
+            # landed. Return that order rather than placing a second one.
+            existing = self._lookup(order)
+            if existing is None:
+                raise TransientError(str(exc), ambiguous=True) from None
+            return existing
+        return self._ack(created, order.symbol, order.client_order_id, OrderStatus.NEW)
+
+    def _lookup(self, order: Order) -> OrderAck | None:
+        coid = order.client_order_id
+        try:
+            found = self.venue.call("fetch_order", lambda: self._find(coid, order.symbol))
+        except OrderNotFound:
+            return None
+        return None if found is None else self._ack(found, order.symbol, coid)
+
+    def _find(self, client_order_id: str, symbol: str) -> Mapping[str, Any] | None:
+        """The venue's order with this client id, by ``fetch_order`` or else open orders."""
+        if self.exchange.has.get("fetchOrder"):
+            params = {"clientOrderId": client_order_id}
+            found: Mapping[str, Any] = self.exchange.fetch_order(client_order_id, symbol, params)
+            return found
+        orders = self.exchange.fetch_open_orders(symbol)
+        return next((o for o in orders if o.get("clientOrderId") == client_order_id), None)
+
+    def _fetch(self, ref: str) -> OrderAck:
+        symbol, coid, params = self._locate(ref)
+        fetched = self.venue.call(
+            "fetch_order", lambda: self.exchange.fetch_order(ref, symbol, params)
+        )
+        return self._ack(fetched, symbol, coid)
+
+    def _cancel(self, ref: str) -> OrderAck:
+        symbol, coid, params = self._locate(ref)
+        try:
+            canceled = self.venue.call(
+                "cancel_order", lambda: self.exchange.cancel_order(ref, symbol, params)
+            )
+        except OrderNotFound:
+            # Binance answers "unknown order" for orders that already filled: tell
+            # "already complete" apart from "never existed" by looking.
+            current = self._fetch(ref)
+            if current.status.is_complete:
+                raise OrderNotCancelable(
+                    current.id, current.status.value, raw=current.raw
+                ) from None
+            raise
+        return self._ack(canceled, symbol, coid, OrderStatus.CANCELED)
+
+    # --- helpers --------------------------------------------------------------------
+
+    def _ack(
+        self,
+        order: Mapping[str, Any],
+        symbol: str,
+        client_order_id: str | None,
+        default_status: OrderStatus | None = None,
+    ) -> OrderAck:
+        ack = to_ack(
+            order,
+            symbol=symbol,
+            client_order_id=client_order_id,
+            default_status=default_status,
+        )
+        self._refs.remember(symbol, order_id=ack.id, client_order_id=ack.client_order_id or None)
+        return ack
+
+    def _note_ref(self, order: OrderRefInput, symbol: str | None) -> None:
+        """Remember the symbol of an order given as an ack/mapping or with ``symbol=``."""
+        ref = order_ref(order)
+        known = self._refs.get(ref)
+        mapping: Mapping[str, Any] = order if isinstance(order, Mapping) else {}
+        symbol = symbol or mapping.get("symbol") or (known.symbol if known else None)
+        if not symbol:
+            return
+        coid = mapping.get("client_order_id") or (known.client_order_id if known else None)
+        order_id = mapping.get("id") or (ref if ref != coid else None)
+        self._refs.remember(symbol, order_id=order_id, client_order_id=coid or None)
+
+    def default_symbol(self) -> str | None:
+        """Symbol for orders the client knows nothing about; futures use their ``symbol``."""
+        return None
+
+    def _locate(self, ref: str) -> tuple[str, str | None, dict[str, Any]]:
+        """(symbol, client id, ccxt params) to address order ``ref`` at the venue."""
+        known = self._refs.get(ref)
+        symbol = known.symbol if known else self.default_symbol()
+        if symbol is None:
+            raise OrderNotFound(
+                f"order {ref!r} is unknown to this client; pass symbol=... to look it up "
+                f"({self.venue.id} finds orders by symbol and id)"
+            )
+        if self._refs.is_client_id(ref):
+            return symbol, ref, {"clientOrderId": ref}
+        return symbol, known.client_order_id if known else None, {}
+
+    def _retrying(self, action: str, fn: Callable[[], T]) -> T:
+        """An idempotent ccxt call, retried on transient failures with the core policy."""
+        return call_with_retries(lambda: self.venue.call(action, fn), self.retry_policy)
+
+
+def _check_time_in_force(order: Order) -> None:
+    tif = order.time_in_force
+    if tif is None:
+        return
+    if order.type is OrderType.MARKET:
+        raise OrderValidationError(
+            "time_in_force", tif.value, "only for limit orders: a market order executes at once"
+        )
+    if tif not in SUPPORTED_TIME_IN_FORCE:
+        allowed = "|".join(sorted(t.value for t in SUPPORTED_TIME_IN_FORCE))
+        raise OrderValidationError("time_in_force", tif.value, f"use one of {allowed}")

@@ -35,6 +35,8 @@ class Option:
     default: Any = None
     aliases: tuple[str, ...] = ()
     choices: tuple[Any, ...] | None = None
+    #: Checks and normalises the value after the type check; raises ``ValueError``.
+    convert: Callable[[Any], Any] | None = None
 
     @property
     def secret(self) -> bool:
@@ -57,6 +59,8 @@ class Option:
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(repr(c) for c in self.choices)
             raise ValueError(f"expected one of {allowed}, got {value!r}")
+        if self.convert is not None:
+            value = self.convert(value)
         if self.secret and isinstance(value, str):
             value = Secret(value)
         return value

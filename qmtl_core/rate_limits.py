@@ -1,0 +1,144 @@
+"""Rate limits as the venue states them: ``pool: limit/interval`` and the account they bind.
+
+Every brokerage connector accepts the same three options (``RATE_LIMIT_OPTIONS``):
+``rate_limits`` (``{"orders": "40/1s", "requests": "1200/1m"}``), ``account`` (who
+shares the budget; by default the venue plus a fingerprint of the API key) and
+``rate_limit_max_wait`` (how long a caller may block before ``RateLimited``). The
+budget itself lives in :mod:`qmtl_core.rate_budget`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from qmtl_core.errors import ConfigError
+from qmtl_core.options import Option, Schema, number
+from qmtl_core.redaction import Secret, reveal
+
+#: Seconds per interval unit; Binance's windows are whole seconds, minutes, hours, days.
+UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+#: How long a caller waits for budget before ``RateLimited`` unless configured.
+DEFAULT_MAX_WAIT_SECONDS = 10.0
+_LIMIT = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*$")
+_POOL = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_FORM = "write LIMIT/INTERVAL with an interval in s, m, h or d, e.g. 40/1s or 1200/1m"
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``limit`` units per clock-aligned window of ``interval`` seconds."""
+
+    limit: int
+    interval: int
+
+    def __str__(self) -> str:
+        for unit, seconds in reversed(UNITS.items()):
+            if self.interval % seconds == 0:
+                return f"{self.limit}/{self.interval // seconds}{unit}"
+        raise AssertionError("every interval is whole seconds")
+
+
+def parse_limit(text: Any) -> Limit:
+    """``"40/1s"`` -> ``Limit(40, 1)``; raises ``ValueError`` saying the accepted form."""
+    match = _LIMIT.match(text) if isinstance(text, str) else None
+    if match is None:
+        raise ValueError(f"{_FORM}; got {text!r}")
+    count, amount, unit = int(match[1]), int(match[2] or 1), match[3]
+    if count < 1 or amount < 1:
+        raise ValueError(f"limit and interval must be at least 1; {_FORM}; got {text!r}")
+    return Limit(count, amount * UNITS[unit])
+
+
+def parse_rate_limits(value: Any) -> dict[str, Limit]:
+    """A ``rate_limits`` mapping as ``{pool: Limit}``; ``ValueError`` names the bad pool."""
+    if not isinstance(value, Mapping):
+        raise ValueError(f"expected a mapping of pool: LIMIT/INTERVAL, got {value!r}")
+    limits: dict[str, Limit] = {}
+    for pool, text in value.items():
+        if not isinstance(pool, str) or not _POOL.match(pool):
+            raise ValueError(f"pool name {pool!r}: use letters, digits, '_', '.' or '-'")
+        try:
+            limits[pool] = parse_limit(text)
+        except ValueError as exc:
+            raise ValueError(f"pool '{pool}': {exc}") from None
+    return limits
+
+
+def _normalised(value: Any) -> dict[str, str]:
+    """The option's check: the mapping as canonical ``{pool: "40/1s"}`` text."""
+    return {pool: str(limit) for pool, limit in parse_rate_limits(value).items()}
+
+
+def _max_wait(value: Any) -> float:
+    try:
+        return number("rate_limit_max_wait", value, positive=False, unit="number of seconds")
+    except ConfigError as exc:
+        raise ValueError(exc.message) from None
+
+
+#: The brokerage options every connector shares, declared once.
+RATE_LIMIT_OPTIONS: Schema = (
+    Option(
+        "rate_limits",
+        dict,
+        "pool: LIMIT/INTERVAL (s, m, h, d), e.g. {orders: 40/1s, requests: 1200/1m}; "
+        "shared by every process trading the same account",
+        convert=_normalised,
+    ),
+    Option(
+        "account",
+        str,
+        "name of the rate budget this client shares (default: venue + key fingerprint)",
+    ),
+    Option(
+        "rate_limit_max_wait",
+        float,
+        f"seconds a caller may wait for budget before RateLimited "
+        f"(default {DEFAULT_MAX_WAIT_SECONDS:g})",
+        default=DEFAULT_MAX_WAIT_SECONDS,
+        convert=_max_wait,
+    ),
+)
+
+
+def key_fingerprint(key: str | Secret | None) -> str:
+    """12 hex digits of SHA-256 of an API key: names an account without showing the key."""
+    plain = reveal(key) or ""
+    return hashlib.sha256(plain.encode()).hexdigest()[:12]
+
+
+def default_account(venue: str, key: str | Secret | None) -> str:
+    """``venue:fingerprint``: every client of one venue with one key shares a budget."""
+    return f"{venue}:{key_fingerprint(key)}"
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """The three shared brokerage options, validated and typed."""
+
+    limits: Mapping[str, Limit] = field(default_factory=dict)
+    account: str | None = None
+    max_wait: float = DEFAULT_MAX_WAIT_SECONDS
+
+    @classmethod
+    def from_options(
+        cls,
+        rate_limits: Mapping[str, Any] | None = None,
+        account: str | None = None,
+        rate_limit_max_wait: float | None = None,
+    ) -> RateLimitSettings:
+        """Validate the options as given to a connector; ``ConfigError`` names the key."""
+        try:
+            limits = parse_rate_limits(rate_limits or {})
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="rate_limits") from None
+        if account is not None and (not isinstance(account, str) or not account.strip()):
+            raise ConfigError(f"expected a non-empty name, got {account!r}", key="account")
+        wait = DEFAULT_MAX_WAIT_SECONDS
+        if rate_limit_max_wait is not None:
+            wait = number("rate_limit_max_wait", rate_limit_max_wait, positive=False)
+        return cls(limits, account, wait)

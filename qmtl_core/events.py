@@ -15,7 +15,14 @@ from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
 
 OrderEventKind = Literal[
-    "validated", "sent", "acknowledged", "retried", "status_changed", "rejected", "unknown"
+    "validated",
+    "sent",
+    "acknowledged",
+    "retried",
+    "status_changed",
+    "rejected",
+    "unknown",
+    "rate_limited",
 ]
 FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped"]
 
@@ -70,7 +77,9 @@ class LoggingObserver:
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
         level = (
-            logging.WARNING if event.kind in ("rejected", "unknown", "retried") else logging.INFO
+            logging.WARNING
+            if event.kind in ("rejected", "unknown", "retried", "rate_limited")
+            else logging.INFO
         )
         log.log(
             level,

@@ -1,9 +1,10 @@
 """Rate limits as the venue states them: ``pool: limit/interval`` and the account they bind.
 
-Every brokerage connector accepts the same three options (``RATE_LIMIT_OPTIONS``):
+Every brokerage connector accepts the same options (``RATE_LIMIT_OPTIONS``):
 ``rate_limits`` (``{"orders": "40/1s", "requests": "1200/1m"}``), ``account`` (who
 shares the budget; by default the venue plus a fingerprint of the API key) and
-``rate_limit_max_wait`` (how long a caller may block before ``RateLimited``). The
+``rate_limit_max_wait`` (how long a caller may block before ``RateLimited``), and
+``state``, the store the budget is shared through (``connectors: state:``). The
 budget itself lives in :mod:`qmtl_core.rate_budget`.
 """
 
@@ -101,6 +102,12 @@ RATE_LIMIT_OPTIONS: Schema = (
         f"(default {DEFAULT_MAX_WAIT_SECONDS:g})",
         default=DEFAULT_MAX_WAIT_SECONDS,
         convert=_max_wait,
+    ),
+    Option(
+        "state",
+        str,
+        "where the budget is shared: a state URL; qmtl.yml fills it from 'connectors: state:' "
+        "(default: this process only)",
     ),
 )
 

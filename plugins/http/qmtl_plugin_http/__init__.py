@@ -10,6 +10,7 @@ import argparse
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.options import Option
+from qmtl_core.rate_limits import RATE_LIMIT_OPTIONS
 from qmtl_core.registry import Register
 
 BROKERAGE_OPTIONS = (
@@ -22,6 +23,7 @@ BROKERAGE_OPTIONS = (
         default=0.1,
     ),
     Option("token", str, "bearer token sent as 'Authorization: Bearer ...' (optional)"),
+    *RATE_LIMIT_OPTIONS,
 )
 
 

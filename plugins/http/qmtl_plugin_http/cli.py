@@ -11,6 +11,9 @@ from types import FrameType
 
 from qmtl_core.errors import OrderValidationError
 from qmtl_core.orders import to_decimal
+from qmtl_core.rate_limits import Limit, parse_limit
+
+POOLS = ("orders", "requests")
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
@@ -28,6 +31,19 @@ def _price(text: str) -> tuple[str, Decimal]:
     return symbol, value
 
 
+def _rate_limit(text: str) -> tuple[str, Limit]:
+    pool, sep, spec = text.partition("=")
+    if not sep or pool not in POOLS:
+        raise argparse.ArgumentTypeError(
+            f"expected POOL=LIMIT/INTERVAL with POOL one of {', '.join(POOLS)}, "
+            f"such as orders=40/1s, got {text!r}"
+        )
+    try:
+        return pool, parse_limit(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{pool}: {exc}") from None
+
+
 def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve-broker", help="run the HTTP reference broker (paper engine) on 127.0.0.1"
@@ -41,6 +57,15 @@ def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="SYMBOL=PRICE",
         help="initial last price; repeat for several symbols",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        action="append",
+        default=[],
+        metavar="POOL=LIMIT/INTERVAL",
+        help="refuse traffic over a limit with 429 + Retry-After, in fixed clock-aligned "
+        "windows; pools: orders (each POST), requests (every order request); e.g. orders=40/1s",
+    )
     parser.set_defaults(func=serve_broker)
 
 
@@ -53,7 +78,7 @@ def serve_broker(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = BrokerServer(args.port, prices=dict(args.price))
+    server = BrokerServer(args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit))
     try:
         server.start()
     except OSError as exc:
@@ -62,6 +87,8 @@ def serve_broker(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"reference broker: orders at {server.url}", flush=True)
+        for pool, limit in server.limiter.limits.items():
+            print(f"rate limit: {pool} {limit} (429 + Retry-After beyond)", flush=True)
         print(
             f"admin: POST {server.base_url}/admin/price, GET {server.base_url}/admin/orders, "
             f"POST/DELETE {server.base_url}/admin/faults",

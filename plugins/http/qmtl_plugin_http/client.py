@@ -6,6 +6,7 @@ base class does validation, idempotent retries and events. Nothing here retries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,10 +22,19 @@ from qmtl_core.execution import RetryPolicy
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret, reveal
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
-from qmtl_plugin_http.wire import not_cancelable, parse_ack, raise_for_answer, transport_error
+from qmtl_plugin_http.wire import (
+    not_cancelable,
+    parse_ack,
+    raise_for_answer,
+    retry_after_seconds,
+    transport_error,
+)
 
 #: Keep-alive connections kept per client; threads beyond this open short-lived ones.
 POOL_SIZE = 16
+#: What one request costs in the rate budget's pools (see ``rate_limits``).
+REQUEST_COSTS: Mapping[str, int] = {"requests": 1}
+ORDER_COSTS: Mapping[str, int] = {"orders": 1, "requests": 1}
 
 
 def _display_url(url: str) -> str:
@@ -91,6 +101,10 @@ class TradeExecutionService(BaseBrokerageClient):
         backoff: float = 0.1,
         *,
         token: str | Secret | None = None,
+        rate_limits: Mapping[str, Any] | None = None,
+        account: str | None = None,
+        rate_limit_max_wait: float | None = None,
+        state: str | None = None,
     ) -> None:
         super().__init__()
         self.url = _orders_url(url)
@@ -99,6 +113,15 @@ class TradeExecutionService(BaseBrokerageClient):
         self._token = None if plain is None else Secret(plain)
         self._display = _display_url(self.url)
         self._session = _pooled_session(self.url)
+        parts = urlsplit(self.url)
+        self.open_rate_budget(
+            f"{parts.scheme}://{parts.hostname}:{parts.port or ''}",
+            self._token,
+            rate_limits=rate_limits,
+            account=account,
+            rate_limit_max_wait=rate_limit_max_wait,
+            state=state,
+        )
 
     def __repr__(self) -> str:
         policy = self.retry_policy
@@ -109,8 +132,10 @@ class TradeExecutionService(BaseBrokerageClient):
         )
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections and the rate budget's store connection."""
         self._session.close()
+        if self.rate_budget is not None:
+            self.rate_budget.close()
 
     def __enter__(self) -> TradeExecutionService:
         return self
@@ -139,6 +164,8 @@ class TradeExecutionService(BaseBrokerageClient):
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        # Every request costs 1 in 'requests'; placing an order also 1 in 'orders'.
+        self.spend(ORDER_COSTS if method == "POST" else REQUEST_COSTS, idempotency_key or ref or "")
         try:
             resp = self._session.request(
                 method,
@@ -150,6 +177,7 @@ class TradeExecutionService(BaseBrokerageClient):
             )
         except requests.RequestException as exc:
             raise transport_error(action, exc) from exc
+        self.answered(resp.status_code, retry_after_seconds(resp.headers.get("Retry-After")), {})
         return resp, action
 
     def _send(self, order: Order) -> OrderAck:

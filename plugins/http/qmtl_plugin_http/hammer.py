@@ -12,11 +12,42 @@ refusals). The broker counts any 429.
 from __future__ import annotations
 
 import json
+import math
+import subprocess
 import sys
 import time
 
 from qmtl_core.errors import RateLimited
 from qmtl_plugin_http.client import HttpBrokerageClient
+
+
+def spawn(
+    url: str, state: str, account: str, tags: list[str], limits: list[str]
+) -> list[subprocess.Popen[str]]:
+    """One hammer process per tag, sharing ``account`` through ``state``."""
+    return [
+        subprocess.Popen(  # noqa: S603 - this interpreter running this module
+            [sys.executable, "-m", __name__, url, state, account, tag, *limits],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for tag in tags
+    ]
+
+
+def start_together(workers: list[subprocess.Popen[str]], seconds: int) -> int:
+    """Once every worker is ready, run them all from the next clock second for ``seconds``."""
+    for worker in workers:
+        assert worker.stdout is not None
+        if worker.stdout.readline().strip() != "ready":
+            raise RuntimeError(f"hammer process {worker.pid} failed to start")
+    start = math.floor(time.time()) + 1
+    for worker in workers:
+        assert worker.stdin is not None
+        worker.stdin.write(f"{start} {start + seconds}\n")
+        worker.stdin.flush()
+    return start
 
 
 def main(argv: list[str]) -> int:

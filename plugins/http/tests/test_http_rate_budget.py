@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import json
-import math
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +15,7 @@ from qmtl_core.rate_limits import Limit
 from qmtl_core.testing import wait_until
 from qmtl_core.testing.events import EventRecorder
 from qmtl_plugin_http.client import HttpBrokerageClient
+from qmtl_plugin_http.hammer import spawn, start_together
 from qmtl_plugin_http.server import BrokerServer
 
 from .conftest import PRICE, SYMBOL, market
@@ -33,18 +31,6 @@ def limited_broker() -> Iterator[BrokerServer]:
         yield server
 
 
-def start_together(workers: list[subprocess.Popen[str]], windows: int) -> tuple[int, int]:
-    """Once every worker is ready, start them all at the next clock second."""
-    for worker in workers:
-        assert worker.stdout is not None and worker.stdout.readline().strip() == "ready"
-    start = math.floor(time.time()) + 1
-    for worker in workers:
-        assert worker.stdin is not None
-        worker.stdin.write(f"{start} {start + windows}\n")
-        worker.stdin.flush()
-    return start, start + windows
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_processes_sharing_a_budget_spend_it_exactly_and_survive_a_sigkill(
     backend: str, limited_broker: BrokerServer, tmp_path: Path, request: pytest.FixtureRequest
@@ -54,27 +40,11 @@ def test_processes_sharing_a_budget_spend_it_exactly_and_survive_a_sigkill(
         if backend == "sqlite"
         else request.getfixturevalue("qmtl_redis_url")
     )
-    workers = [
-        subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "qmtl_plugin_http.hammer",
-                limited_broker.url,
-                state,
-                "main",
-                f"p{i}",
-                f"orders={LIMIT}/1s",
-            ],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )  # fmt: skip
-        for i in range(PROCESSES)
-    ]
+    tags = [f"p{i}" for i in range(PROCESSES)]
+    workers = spawn(limited_broker.url, state, "main", tags, [f"orders={LIMIT}/1s"])
     victim = workers[0]
     try:
-        start, end = start_together(workers, WINDOWS)
+        start = start_together(workers, WINDOWS)
         # Kill one process mid-run, while it waits for (or has just been granted) budget.
         wait_until(lambda: time.time() > start + 1.3, timeout=10, what="the second window")
         victim.send_signal(signal.SIGKILL)

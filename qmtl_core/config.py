@@ -24,6 +24,7 @@ from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.options import did_you_mean
 from qmtl_core.redaction import redact
 from qmtl_core.registry import Registry, default_registry
+from qmtl_core.state import StateURL, parse_state_url
 
 DOMAINS = ("dryrun", "live")
 #: Every key of the ``connectors:`` section, with what it means (also the config docs).
@@ -36,6 +37,8 @@ SECTION_KEYS: dict[str, str] = {
     "trade_max_retries": "with `broker_url`: the http brokerage's `max_retries`",
     "trade_backoff": "with `broker_url`: the http brokerage's `backoff` (seconds)",
     "ws_url": "seed shorthand for `feed: {name: websocket, url: ...}`",
+    "state": "where state shared by processes lives: `sqlite:///state.db` (relative to "
+    "this file), `redis://host:port/db` or `memory://`; the brokerage's rate budget uses it",
 }
 LIVE_NEEDS_BROKERAGE = (
     "execution_domain 'live' needs a brokerage: set 'broker_url' or a 'brokerage:' section"
@@ -60,10 +63,13 @@ class ConnectorsConfig:
     brokerage: ConnectorConfig | None
     feed: ConnectorConfig | None
     source: str | None = None
+    state: StateURL | None = None
 
     def dump(self) -> dict[str, Any]:
         """The resolved config, secrets redacted: safe to print or log."""
         out: dict[str, Any] = {"execution_domain": self.execution_domain}
+        if self.state is not None:
+            out["state"] = str(self.state)
         for section in (self.brokerage, self.feed):
             if section is not None:
                 out[section.kind] = {"name": section.name, **redact(section.options)}
@@ -172,13 +178,40 @@ def parse_connectors(
             "execution_domain",
         )
 
+    state = _state(section, ctx)
     brokerage = _connector(section, "brokerage", _flat_brokerage(section, ctx), registry, ctx)
     feed = _connector(section, "feed", _flat_feed(section, ctx), registry, ctx)
     if domain == "live" and brokerage is None and not ctx.errors:
         ctx.fail(LIVE_NEEDS_BROKERAGE, "connectors.execution_domain", section, "execution_domain")
     if ctx.errors:
         raise ctx.errors[0] if len(ctx.errors) == 1 else ConfigErrors(ctx.errors)
-    return ConnectorsConfig(str(domain), brokerage, feed, file)
+    return ConnectorsConfig(str(domain), brokerage, feed, file, state)
+
+
+# --- connectors: state: (rate budget; the order journal reads the same key) ---------
+
+
+def _state(section: Mapping[str, Any], ctx: _Context) -> StateURL | None:
+    """The parsed ``state`` URL; a relative SQLite path is relative to the config file."""
+    if "state" not in section:
+        return None
+    base = Path(ctx.file).parent if ctx.file else None
+    try:
+        return parse_state_url(section["state"], base_dir=base)
+    except ConfigError as exc:
+        ctx.fail(exc.message, "connectors.state", section, "state")
+        return None
+
+
+def _with_state(
+    options: dict[str, Any], state: StateURL | None, spec_options: Any
+) -> dict[str, Any]:
+    """``options`` plus ``state`` when the connector takes one and the section sets it."""
+    takes_state = any(option.name == "state" for option in spec_options)
+    if state is None or not takes_state or "state" in options:
+        return options
+    url = f"sqlite:///{state.path}" if state.path is not None else state.url
+    return {**options, "state": url}
 
 
 def _flat_brokerage(section: Mapping[str, Any], ctx: _Context) -> dict[str, Any] | None:
@@ -363,7 +396,9 @@ class Connectors:
             )
             return self._registry.create("brokerage", "fake", futures=futures)
         assert configured is not None
-        return self._registry.create("brokerage", configured.name, **configured.options)
+        spec = self._registry.get("brokerage", configured.name)
+        options = _with_state(configured.options, self.config.state, spec.options)
+        return self._registry.create("brokerage", configured.name, **options)
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
         """Build the feed; ``dryrun`` (or no feed configured) gives the in-memory fake feed."""

@@ -30,9 +30,9 @@ from qmtl_core.orders import OrderAck
 from qmtl_core.paper import PaperEngine
 from qmtl_core.rate_limits import Limit
 from qmtl_core.redaction import Secret, reveal
+from qmtl_core.testing.venue_limits import WindowLimiter
 from qmtl_plugin_http.broker import ADMIN_PREFIX, Answer, BrokerApp
 from qmtl_plugin_http.faults import Fault, FaultPlan
-from qmtl_plugin_http.limits import WindowLimiter
 from qmtl_plugin_http.protocol import DEFAULT_ORDERS_PATH, IDEMPOTENCY_HEADER
 
 HOST = "127.0.0.1"
@@ -234,7 +234,7 @@ class BrokerServer:
     ``port=0`` picks a free port. ``token`` makes order requests require
     ``Authorization: Bearer <token>``; the ``/admin/`` routes never do. ``rate_limits``
     (``{"orders": Limit(40, 1)}``) are enforced in fixed clock-aligned windows: a
-    request over the limit gets 429 with ``Retry-After`` (see :mod:`.limits`).
+    request over the limit gets 429 with ``Retry-After``.
     """
 
     def __init__(
@@ -336,10 +336,10 @@ class BrokerServer:
         with self._seen_lock:
             return [r for r in self._seen if method is None or r.method == method]
 
-    def pools(self, method: str, path: str) -> list[str]:
-        """The rate-limit pools an order request counts in."""
+    def pools(self, method: str, path: str) -> dict[str, int]:
+        """What an order request costs: 1 in ``requests``, and 1 in ``orders`` if placing."""
         placing = method == "POST" and path == self.app.orders_path
-        return ["orders", "requests"] if placing else ["requests"]
+        return {"orders": 1, "requests": 1} if placing else {"requests": 1}
 
     def _record(self, request: SeenRequest) -> None:
         with self._seen_lock:

@@ -5,6 +5,8 @@
 - The conformance suites get pytest's assertion rewriting, so a failing case shows
   the values involved.
 - The ``qmtl_events`` fixture records every order and feed event of a test.
+- Every test starts with empty per-process (``memory://``) rate budgets, so a 429 or a
+  418 ban one test provokes does not hold back the next.
 - ``qmtl_redis_server`` is one real ``redis-server`` per test session on a free
   loopback port; ``qmtl_redis_url`` gives its URL with the data flushed before each test.
 """
@@ -23,6 +25,7 @@ pytest.register_assert_rewrite(
 from collections.abc import Iterator  # noqa: E402  (after the rewrite registration)
 
 from qmtl_core import runtime  # noqa: E402
+from qmtl_core.rate_stores import MEMORY  # noqa: E402
 from qmtl_core.testing.events import EventRecorder, record_events  # noqa: E402
 from qmtl_core.testing.redis_server import RedisServer  # noqa: E402
 
@@ -31,6 +34,14 @@ TEST_HTTP_TIMEOUT_SECONDS = 1.5
 
 def pytest_configure(config: pytest.Config) -> None:
     runtime.HTTP_TIMEOUT_SECONDS = TEST_HTTP_TIMEOUT_SECONDS
+
+
+@pytest.fixture(autouse=True)
+def qmtl_fresh_rate_budgets() -> Iterator[None]:
+    """Per-process rate budgets emptied before and after each test."""
+    MEMORY.clear()
+    yield
+    MEMORY.clear()
 
 
 @pytest.fixture

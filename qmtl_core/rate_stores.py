@@ -129,6 +129,11 @@ class MemoryStore:
             until = time.time() + offset + seconds
             self._counters.raise_to(_block_key(account), until, until)
 
+    def clear(self) -> None:
+        """Forget every count and block (tests: each starts with a fresh process)."""
+        with self._lock:
+            self._counters = _Dict()
+
     def close(self) -> None:
         """Nothing to release: the counters belong to the process."""
 

@@ -39,6 +39,7 @@ from qmtl_core.orders import (
 from qmtl_plugin_ccxt_spot.acks import AssetBalance, to_ack, to_balances
 from qmtl_plugin_ccxt_spot.errors import is_duplicate_client_order_id
 from qmtl_plugin_ccxt_spot.markets import conform
+from qmtl_plugin_ccxt_spot.metering import VenueMeter
 from qmtl_plugin_ccxt_spot.options import VENUE_OPTIONS
 from qmtl_plugin_ccxt_spot.refs import OrderRefs
 from qmtl_plugin_ccxt_spot.venue import SPOT_DEFAULTS, open_venue, parse_settings
@@ -77,6 +78,9 @@ class CcxtBrokerageClient(BaseBrokerageClient):
         )
         self.exchange: Any = self.venue.exchange
         self._refs = OrderRefs()
+        self.open_rate_budget(self.venue.id, self.exchange.apiKey or None, **settings.rate)
+        self.venue.on_rate_limited = lambda retry_after: self.answered(429, retry_after, {})
+        VenueMeter(self, self.exchange)
 
     @property
     def connector_name(self) -> str:

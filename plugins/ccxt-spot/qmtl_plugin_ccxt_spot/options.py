@@ -8,6 +8,7 @@ keyword arguments and direct ``CcxtBrokerageClient(...)`` calls alike.
 from __future__ import annotations
 
 from qmtl_core.options import Option, Schema
+from qmtl_core.rate_limits import RATE_LIMIT_OPTIONS
 
 EXCHANGE_OPTION = Option(
     "exchange", str, "ccxt exchange id, e.g. 'binance' or 'binanceusdm'", required=True
@@ -29,6 +30,7 @@ VENUE_OPTIONS: Schema = (
     Option("enableRateLimit", bool, "let ccxt pace requests to the venue's limits", default=True),
     Option("max_retries", int, "retries of transient failures (timeouts, 5xx, 429)", default=3),
     Option("backoff", float, "first retry delay in seconds; doubles on each retry"),
+    *RATE_LIMIT_OPTIONS,
 )
 
 #: Futures-only settings, applied per symbol before its first order.

@@ -18,8 +18,9 @@ from typing import Any, Literal, TypeVar
 import ccxt
 
 from qmtl_core import runtime
-from qmtl_core.errors import BrokerageError, ConfigError
+from qmtl_core.errors import BrokerageError, ConfigError, RateLimited
 from qmtl_core.options import Schema, did_you_mean, validate_options
+from qmtl_core.rate_limits import RATE_LIMIT_OPTIONS
 from qmtl_core.redaction import Secret, reveal
 from qmtl_plugin_ccxt_spot.errors import translate
 from qmtl_plugin_ccxt_spot.redaction import RedactingLogger, Scrubber, redacting_print
@@ -63,6 +64,8 @@ class VenueSettings:
     options: Mapping[str, Any] = field(default_factory=dict)
     max_retries: int = 3
     backoff: float | None = None
+    #: The shared rate-budget options (``qmtl_core.rate_limits.RATE_LIMIT_OPTIONS``).
+    rate: Mapping[str, Any] = field(default_factory=dict)
     #: Passed to the ccxt constructor: credentials and any other ccxt attribute.
     ccxt_config: Mapping[str, Any] = field(default_factory=dict)
 
@@ -94,6 +97,7 @@ def parse_settings(schema: Schema, options: Mapping[str, Any]) -> VenueSettings:
         options=checked.pop("options", {}),
         max_retries=checked.pop("max_retries", 3),
         backoff=checked.pop("backoff", None),
+        rate={o.name: checked.pop(o.name) for o in RATE_LIMIT_OPTIONS if o.name in checked},
         ccxt_config=checked,
     )
 
@@ -105,6 +109,8 @@ class Venue:
         self.exchange = exchange
         self.environment = environment
         self.scrub = scrub
+        #: Told the venue's ``Retry-After`` when it says "too many requests".
+        self.on_rate_limited: Callable[[float | None], None] | None = None
         # ccxt exchange objects are not thread-safe (throttle state, last response);
         # an OCO watcher thread and the strategy may share one client.
         self._lock = threading.RLock()
@@ -130,7 +136,7 @@ class Venue:
                 raise self._translate(action, exc, placing) from None
 
     def _translate(self, action: str, exc: ccxt.BaseError, placing: bool) -> BrokerageError:
-        return translate(
+        error = translate(
             exc,
             venue=self.id,
             action=action,
@@ -139,6 +145,9 @@ class Venue:
             body=self.exchange.last_http_response,
             retry_after=self._retry_after(),
         )
+        if isinstance(error, RateLimited) and self.on_rate_limited is not None:
+            self.on_rate_limited(error.retry_after)
+        return error
 
     def _retry_after(self) -> float | None:
         headers = self.exchange.last_response_headers or {}

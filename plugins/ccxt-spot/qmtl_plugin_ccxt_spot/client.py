@@ -54,7 +54,9 @@ class CcxtBrokerageClient(BaseBrokerageClient):
 
     Options (also accepted from ``qmtl.yml``): ``apiKey`` (alias ``api_key``),
     ``secret``, ``sandbox`` (alias ``testnet``), ``demo``, ``options`` (ccxt options),
-    ``enableRateLimit`` (default on), ``max_retries``, ``backoff``; any other keyword
+    ``enableRateLimit`` (default on), ``max_retries``, ``backoff``, the shared
+    ``rate_limits``, ``account``, ``rate_limit_max_wait`` and ``state`` (every request
+    is metered through the account's rate budget, see ``metering``); any other keyword
     must be a ccxt exchange setting and goes to the ccxt constructor. ``exchange`` may
     also be a ready synchronous ccxt exchange instance.
 

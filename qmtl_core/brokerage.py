@@ -35,6 +35,10 @@ from qmtl_core.orders import (
     order_ref,
     validate_order,
 )
+from qmtl_core.rate_budget import RateBudget
+from qmtl_core.rate_limits import RateLimitConfig, default_account
+from qmtl_core.rate_stores import open_rate_budget
+from qmtl_core.redaction import Secret
 
 if TYPE_CHECKING:
     from qmtl_core.journal import JournalEntry, OrderJournal
@@ -83,8 +87,18 @@ class SupportsLinkedOco(BrokerageClient, Protocol):
     def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]: ...
 
 
+#: Statuses with which a venue says "too many requests": 429, and Binance's 418 ban.
+RATE_LIMIT_STATUSES = frozenset({418, 429})
+
+
 class BaseBrokerageClient(ABC):
-    """Validation, idempotent retries and events around four venue calls."""
+    """Validation, idempotent retries, events and the account's rate budget around four
+    venue calls.
+
+    A plugin calls :meth:`spend` before each request it makes and :meth:`answered`
+    after each answer; the budget (a per-process one unless :meth:`open_rate_budget`
+    is called) waits, blocks the account after a 429/418 and follows the venue's usage.
+    """
 
     capabilities: Capabilities
     retry_policy: RetryPolicy = RetryPolicy(max_retries=0)
@@ -95,10 +109,56 @@ class BaseBrokerageClient(ABC):
         self._status_lock = threading.Lock()
         self._last_status: OrderedDict[str, OrderStatus] = OrderedDict()
         self.journal = journal
+        self.rate_budget: RateBudget | None = None
 
     def set_journal(self, journal: OrderJournal | None) -> None:
         """Journal every order of this client in ``journal`` (None: no journal)."""
         self.journal = journal
+
+    def open_rate_budget(
+        self, venue: str, key: str | Secret | None, config: RateLimitConfig
+    ) -> RateBudget:
+        """The shared budget of the connector's rate options (:class:`RateLimitConfig`).
+
+        ``account`` defaults to ``venue`` plus a fingerprint of ``key``, so every client
+        trading with one key shares one budget; ``state`` is the ``connectors: state:``
+        URL (default: this process only).
+        """
+        self.rate_budget = open_rate_budget(
+            config.state,
+            config.account or default_account(venue, key),
+            config.limits,
+            max_wait=config.rate_limit_max_wait,
+        )
+        return self.rate_budget
+
+    def spend(self, costs: Mapping[str, int], ref: str) -> None:
+        """Take one request's ``costs`` from the budget before sending it.
+
+        Waits (each wait is a ``rate_limited`` event for order ``ref``) or raises
+        :class:`~qmtl_core.errors.RateLimited`; then the request must not be sent.
+        """
+        if self.rate_budget is None:
+            return
+
+        def waiting(pool: str, seconds: float) -> None:
+            self.events.order(
+                "rate_limited", self.connector_name, ref, pool=pool, seconds=round(seconds, 3)
+            )
+
+        self.rate_budget.acquire(costs, on_wait=waiting)
+
+    def answered(
+        self, status: int | None, retry_after: float | None, used: Mapping[str, int]
+    ) -> None:
+        """After each answer: ``used`` is what the venue says it counted; a 429/418 blocks
+        the whole account for ``retry_after`` (every process sharing the budget)."""
+        if self.rate_budget is None:
+            return
+        if used:
+            self.rate_budget.observe(used)
+        if status in RATE_LIMIT_STATUSES:
+            self.rate_budget.block(retry_after)
 
     @property
     def connector_name(self) -> str:

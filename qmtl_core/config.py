@@ -250,6 +250,15 @@ def parse_connectors(
     )
 
 
+def _with_state(config: Any, state: StateURL | None) -> Any:
+    """A brokerage ``config`` that takes a ``state`` (its rate budget's store) and sets
+    none gets the section's ``connectors: state:``, so one store serves them all."""
+    if state is None or getattr(config, "state", "") is not None:
+        return config
+    url = f"sqlite:///{state.path}" if state.path is not None else state.url
+    return replace(config, state=url)
+
+
 def _state(section: Mapping[str, Any], file: str | None, ctx: _Context) -> StateURL | None:
     """``connectors: state:``, a relative SQLite path taken from the file's folder."""
     if "state" not in section:
@@ -510,7 +519,8 @@ class Connectors:
             client = self._registry.create("brokerage", paper.name, futures=futures)
         else:
             assert configured is not None
-            client = self._registry.build("brokerage", configured.name, configured.config)
+            config = _with_state(configured.config, self.config.state)
+            client = self._registry.build("brokerage", configured.name, config)
         if callable(getattr(client, "set_journal", None)):
             client.set_journal(self.journal)
         return client

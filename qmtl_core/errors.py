@@ -146,9 +146,26 @@ class TransientError(BrokerageError):
 
 
 class RateLimited(TransientError):
-    """The venue asked us to slow down (HTTP 429/418, ccxt RateLimitExceeded)."""
+    """Too fast for the venue: it said so (HTTP 429/418, Binance -1003/-1015, ccxt
+    RateLimitExceeded), or our own rate budget refused to send (``by_budget``).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    Either way nothing was placed. ``pool`` names the exhausted budget pool and
+    ``needed`` the seconds the request would have had to wait. A budget refusal came
+    after waiting ``rate_limit_max_wait`` already, so the retry loop does not retry it.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        pool: str | None = None,
+        needed: float | None = None,
+        by_budget: bool = False,
+    ) -> None:
+        self.pool = pool
+        self.needed = needed
+        self.by_budget = by_budget
         super().__init__(message, ambiguous=False, retry_after=retry_after)
 
 

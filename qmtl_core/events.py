@@ -25,6 +25,7 @@ OrderEventKind = Literal[
     "rejected",
     "unknown",
     "failed",
+    "rate_limited",
 ]
 FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped", "delivered"]
 
@@ -106,7 +107,7 @@ class LoggingObserver:
     def qmtl_order_event(self, event: OrderEvent) -> None:
         level = (
             logging.WARNING
-            if event.kind in ("rejected", "unknown", "retried", "failed")
+            if event.kind in ("rejected", "unknown", "retried", "failed", "rate_limited")
             else logging.INFO
         )
         log.log(

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from qmtl_core import runtime
-from qmtl_core.errors import OrderStatusUnknown, TransientError
+from qmtl_core.errors import OrderStatusUnknown, RateLimited, TransientError
 from qmtl_core.events import Events
 from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
@@ -56,7 +56,10 @@ class RetryPolicy:
 
 
 def _asks_too_long(error: TransientError) -> bool:
-    """A venue asking us to wait longer than we are willing to block the caller."""
+    """A venue asking us to wait longer than we are willing to block the caller, or our
+    rate budget refusing after the caller already waited ``rate_limit_max_wait``."""
+    if isinstance(error, RateLimited) and error.by_budget:
+        return True
     return error.retry_after is not None and error.retry_after > runtime.RETRY_AFTER_MAX_SECONDS
 
 

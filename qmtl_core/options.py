@@ -64,6 +64,8 @@ class Rule:
     above: float | None = None  # value > above
     schemes: tuple[str, ...] = ()  # a URL with one of these schemes and a host
     choices: tuple[Any, ...] | None = None
+    #: Checks and normalises the typed value (e.g. ``"40/1s"`` text); raises ``ValueError``.
+    convert: Callable[[Any], Any] | None = None
 
 
 def setting(
@@ -75,13 +77,14 @@ def setting(
     above: float | None = None,
     schemes: tuple[str, ...] = (),
     choices: tuple[Any, ...] | None = None,
+    convert: Callable[[Any], Any] | None = None,
 ) -> Any:
     """One option of a connector config: a dataclass field carrying its :class:`Rule`.
 
     Omit ``default`` for a required option. ``default`` may be a dict or list: each
     config gets its own copy.
     """
-    rule = Rule(help, aliases, minimum, above, schemes, choices)
+    rule = Rule(help, aliases, minimum, above, schemes, choices, convert)
     meta = {_RULE: rule}
     if isinstance(default, dict | list):
         factory: Callable[[], Any] = functools.partial(type(default), default)
@@ -122,6 +125,8 @@ class Option:
         rule = self.rule
         if rule is None:
             return value
+        if rule.convert is not None:
+            value = rule.convert(value)
         if rule.minimum is not None and not value >= rule.minimum:
             raise ValueError(f"must be {_number(rule.minimum)} or more, got {value!r}")
         if rule.above is not None and not value > rule.above:

@@ -7,6 +7,8 @@
 - The ``qmtl_events`` fixture records every order and feed event of a test.
 - The default order-journal state (no ``state:`` in ``qmtl.yml``) goes to a per-test
   temporary folder (``QMTL_STATE_DIR``), never into the user's home.
+- Every test starts with empty per-process (``memory://``) rate budgets, so a 429 or a
+  418 ban one test provokes does not hold back the next.
 - ``qmtl_redis_server`` is one real ``redis-server`` per test session on a free
   loopback port; ``qmtl_redis_url`` gives its URL with the data flushed before each test.
 """
@@ -25,6 +27,7 @@ pytest.register_assert_rewrite(
 from collections.abc import Iterator  # noqa: E402  (after the rewrite registration)
 
 from qmtl_core import runtime  # noqa: E402
+from qmtl_core.rate_stores import MEMORY  # noqa: E402
 from qmtl_core.state import STATE_DIR_ENV  # noqa: E402
 from qmtl_core.testing.events import EventRecorder, record_events  # noqa: E402
 from qmtl_core.testing.redis_server import RedisServer  # noqa: E402
@@ -42,6 +45,14 @@ def _qmtl_state_dir(
 ) -> None:
     """Point the default journal file at a fresh temporary folder for each test."""
     monkeypatch.setenv(STATE_DIR_ENV, str(tmp_path_factory.mktemp("qmtl-state")))
+
+
+@pytest.fixture(autouse=True)
+def qmtl_fresh_rate_budgets() -> Iterator[None]:
+    """Per-process rate budgets emptied before and after each test."""
+    MEMORY.clear()
+    yield
+    MEMORY.clear()
 
 
 @pytest.fixture

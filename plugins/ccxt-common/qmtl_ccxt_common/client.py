@@ -16,6 +16,7 @@ from qmtl_ccxt_common.acks import AssetBalance, to_ack, to_balances
 from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_ccxt_common.errors import is_duplicate_client_order_id
 from qmtl_ccxt_common.markets import conform
+from qmtl_ccxt_common.metering import VenueMeter
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.refs import OrderRefs
 from qmtl_ccxt_common.venue import open_venue
@@ -93,6 +94,9 @@ class CcxtClient(BaseBrokerageClient):
         self.venue = open_venue(config, self.product, instance)
         self.exchange: Any = self.venue.exchange
         self._refs = OrderRefs()
+        self.open_rate_budget(self.venue.id, self.exchange.apiKey or None, config)
+        self.venue.on_rate_limited = lambda retry_after: self.answered(429, retry_after, {})
+        VenueMeter(self, self.exchange)
 
     @property
     def connector_name(self) -> str:

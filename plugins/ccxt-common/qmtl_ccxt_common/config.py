@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from qmtl_core.errors import ConfigError, ConfigErrors
-from qmtl_core.options import ConnectorConfig, did_you_mean, setting
+from qmtl_core.options import did_you_mean, setting
+from qmtl_core.rate_limits import RateLimitConfig
 from qmtl_core.redaction import Secret
 
 # ccxt reads its own timeout; ours comes from runtime at call time, so refuse a copy.
@@ -21,7 +22,7 @@ RESERVED = {"timeout": "set qmtl_core.runtime.HTTP_TIMEOUT_SECONDS instead"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class CcxtConfig(ConnectorConfig):
+class CcxtConfig(RateLimitConfig):
     """``exchange`` plus what every ccxt client accepts; other keys must be ccxt exchange
     settings (``password``, ``uid`` ...) and go to the ccxt constructor (``extra``)."""
 
@@ -54,6 +55,7 @@ class CcxtConfig(ConnectorConfig):
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def check(self) -> None:
+        super().check()
         errors: list[ConfigError] = []
         if self.sandbox and self.demo:
             errors.append(ConfigError("choose one: sandbox (testnet) or demo trading", key="demo"))

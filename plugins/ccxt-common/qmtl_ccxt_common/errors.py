@@ -28,6 +28,9 @@ from qmtl_core.errors import (
 #: -2010 "Duplicate order sent.", USD-M -4116 "ClientOrderId is duplicated.").
 DUPLICATE_CLIENT_ID_CODES = frozenset({"-4116"})
 DUPLICATE_CLIENT_ID_MESSAGES = ("duplicate order sent", "clientorderid is duplicated")
+#: Binance's "too much request weight" (-1003) and "too many new orders" (-1015): the
+#: order was not placed, whatever ccxt class a product maps them to.
+RATE_LIMIT_CODES = frozenset({"-1003", "-1015"})
 
 
 def venue_payload(error: BaseException, body: str | None = None) -> dict[str, Any]:
@@ -85,7 +88,7 @@ def translate(
     code = venue_code(payload)
     detail = str(payload.get("msg") or error)
     message = scrub(f"{venue} {action} failed: {detail} ({kind}{f', code {code}' if code else ''})")
-    if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection):
+    if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or code in RATE_LIMIT_CODES:
         return RateLimited(message, retry_after=retry_after)
     if isinstance(error, ccxt.InvalidNonce):
         # The venue refused the request's timestamp: nothing was placed.

@@ -21,7 +21,7 @@ from qmtl_ccxt_common.errors import translate
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
 from qmtl_core import runtime
-from qmtl_core.errors import BrokerageError, ConfigError
+from qmtl_core.errors import BrokerageError, ConfigError, RateLimited
 from qmtl_core.redaction import Secret, reveal
 
 T = TypeVar("T")
@@ -36,6 +36,8 @@ class Venue:
         self.exchange = exchange
         self.environment = environment
         self.scrub = scrub
+        #: Told the venue's ``Retry-After`` when it says "too many requests".
+        self.on_rate_limited: Callable[[float | None], None] | None = None
         # ccxt exchange objects are not thread-safe (throttle state, last response);
         # an OCO watcher thread and the strategy may share one client.
         self._lock = threading.RLock()
@@ -61,7 +63,7 @@ class Venue:
                 raise self._translate(action, exc, placing) from None
 
     def _translate(self, action: str, exc: ccxt.BaseError, placing: bool) -> BrokerageError:
-        return translate(
+        error = translate(
             exc,
             venue=self.id,
             action=action,
@@ -70,6 +72,9 @@ class Venue:
             body=self.exchange.last_http_response,
             retry_after=self._retry_after(),
         )
+        if isinstance(error, RateLimited) and self.on_rate_limited is not None:
+            self.on_rate_limited(error.retry_after)
+        return error
 
     def _retry_after(self) -> float | None:
         headers = self.exchange.last_response_headers or {}

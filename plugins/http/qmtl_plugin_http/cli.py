@@ -8,8 +8,15 @@ import sys
 import threading
 from decimal import Decimal
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from qmtl_core.plugins import load_extra
+
+if TYPE_CHECKING:
+    from qmtl_core.rate_limits import Limit
+
+#: Pools the reference broker can limit (see ``--rate-limit``).
+POOLS = ("orders", "requests")
 
 _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
@@ -31,6 +38,21 @@ def _price(text: str) -> tuple[str, Decimal]:
     return symbol, value
 
 
+def _rate_limit(text: str) -> tuple[str, Limit]:
+    from qmtl_core.rate_limits import parse_limit
+
+    pool, sep, spec = text.partition("=")
+    if not sep or pool not in POOLS:
+        raise argparse.ArgumentTypeError(
+            f"expected POOL=LIMIT/INTERVAL with POOL one of {', '.join(POOLS)}, "
+            f"such as orders=40/1s, got {text!r}"
+        )
+    try:
+        return pool, parse_limit(spec)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{pool}: {exc}") from None
+
+
 def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "serve-broker", help="run the HTTP reference broker (paper engine) on 127.0.0.1"
@@ -44,6 +66,15 @@ def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         metavar="SYMBOL=PRICE",
         help="initial last price; repeat for several symbols",
     )
+    parser.add_argument(
+        "--rate-limit",
+        type=_rate_limit,
+        action="append",
+        default=[],
+        metavar="POOL=LIMIT/INTERVAL",
+        help="refuse traffic over a limit with 429 + Retry-After, in fixed clock-aligned "
+        "windows; pools: orders (each POST), requests (every order request); e.g. orders=40/1s",
+    )
     parser.set_defaults(func=serve_broker)
 
 
@@ -55,7 +86,7 @@ def serve_broker(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = server_class(args.port, prices=dict(args.price))
+    server = server_class(args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit))
     try:
         server.start()
     except OSError as exc:
@@ -64,6 +95,8 @@ def serve_broker(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"reference broker: orders at {server.url}", flush=True)
+        for pool, limit in server.limiter.limits.items():
+            print(f"rate limit: {pool} {limit} (429 + Retry-After beyond)", flush=True)
         print(
             f"admin: POST {server.base_url}/admin/price, GET {server.base_url}/admin/orders, "
             f"POST/DELETE {server.base_url}/admin/faults",

@@ -6,8 +6,10 @@ base class does validation, idempotent retries and events. Nothing here retries.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
+from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -23,10 +25,19 @@ from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret
 from qmtl_plugin_http.config import HttpBrokerageConfig
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
-from qmtl_plugin_http.wire import not_cancelable, parse_ack, raise_for_answer, transport_error
+from qmtl_plugin_http.wire import (
+    not_cancelable,
+    parse_ack,
+    raise_for_answer,
+    retry_after_seconds,
+    transport_error,
+)
 
 #: Keep-alive connections kept per client; threads beyond this open short-lived ones.
 POOL_SIZE = 16
+#: What one request costs in the rate budget's pools (see ``rate_limits``).
+REQUEST_COSTS: Mapping[str, int] = {"requests": 1}
+ORDER_COSTS: Mapping[str, int] = {"orders": 1, "requests": 1}
 
 
 def _pooled_session(url: str) -> requests.Session:
@@ -66,8 +77,21 @@ class TradeExecutionService(BaseBrokerageClient):
         *,
         token: str | Secret | None = None,
         journal: OrderJournal | None = None,
+        rate_limits: Mapping[str, Any] | None = None,
+        account: str | None = None,
+        rate_limit_max_wait: float | None = None,
+        state: str | None = None,
     ) -> None:
-        given = {"url": url, "max_retries": max_retries, "backoff": backoff, "token": token}
+        given = {
+            "url": url,
+            "max_retries": max_retries,
+            "backoff": backoff,
+            "token": token,
+            "rate_limits": rate_limits,
+            "account": account,
+            "rate_limit_max_wait": rate_limit_max_wait,
+            "state": state,
+        }
         self._configure(
             HttpBrokerageConfig.parse({k: v for k, v in given.items() if v is not None}),
             journal=journal,
@@ -90,6 +114,9 @@ class TradeExecutionService(BaseBrokerageClient):
         self._token = config.token
         self._display = display_url(self.url)
         self._session = _pooled_session(self.url)
+        parts = urlsplit(self.url)
+        venue = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
+        self.open_rate_budget(venue, self._token, config)
 
     def __repr__(self) -> str:
         policy = self.retry_policy
@@ -100,8 +127,10 @@ class TradeExecutionService(BaseBrokerageClient):
         )
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections and the rate budget's store connection."""
         self._session.close()
+        if self.rate_budget is not None:
+            self.rate_budget.close()
 
     def __enter__(self) -> TradeExecutionService:
         return self
@@ -130,6 +159,8 @@ class TradeExecutionService(BaseBrokerageClient):
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        # Every request costs 1 in 'requests'; placing an order also 1 in 'orders'.
+        self.spend(ORDER_COSTS if method == "POST" else REQUEST_COSTS, idempotency_key or ref or "")
         session = self._session
         try:
             request = requests.Request(method, url, json=payload, headers=headers)
@@ -143,6 +174,7 @@ class TradeExecutionService(BaseBrokerageClient):
             )
         except requests.RequestException as exc:
             raise transport_error(action, exc) from exc
+        self.answered(resp.status_code, retry_after_seconds(resp.headers.get("Retry-After")), {})
         return resp, action
 
     def _send(self, order: Order) -> OrderAck:

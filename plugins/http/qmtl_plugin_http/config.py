@@ -6,13 +6,14 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from qmtl_core.errors import ConfigError
-from qmtl_core.options import ConnectorConfig, setting
+from qmtl_core.options import setting
+from qmtl_core.rate_limits import RateLimitConfig
 from qmtl_core.redaction import Secret
 
 
 @dataclass(frozen=True, kw_only=True)
-class HttpBrokerageConfig(ConnectorConfig):
-    """Options of the HTTP broker protocol client."""
+class HttpBrokerageConfig(RateLimitConfig):
+    """Options of the HTTP broker protocol client, with the shared rate-budget options."""
 
     url: str = setting(
         "the broker's orders URL, e.g. https://broker/api/orders", schemes=("http", "https")
@@ -26,6 +27,7 @@ class HttpBrokerageConfig(ConnectorConfig):
     )
 
     def check(self) -> None:
+        super().check()
         parts = urlsplit(self.url.strip())
         if parts.query or parts.fragment:
             raise ConfigError(

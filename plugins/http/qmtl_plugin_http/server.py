@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import socket
 import socketserver
 import struct
@@ -26,7 +27,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from qmtl_core.orders import OrderAck
+from qmtl_core.rate_limits import Limit
 from qmtl_core.redaction import Secret, reveal
+from qmtl_core.testing.venue_limits import WindowLimiter
 from qmtl_plugin_fake.paper import PaperEngine
 from qmtl_plugin_http.broker import ADMIN_PREFIX, Answer, BrokerApp
 from qmtl_plugin_http.faults import Fault, FaultPlan
@@ -88,6 +91,10 @@ class _Handler(BaseHTTPRequestHandler):
         fault = None
         if not path.startswith(ADMIN_PREFIX):
             broker._record(SeenRequest(self.command, path, key, time.monotonic()))
+            wait = broker.limiter.admit(broker.pools(self.command, path))
+            if wait is not None:
+                self._over_limit(wait)
+                return
             fault = broker.faults.take(self.command)
         if fault is None:
             self._reply(handle())
@@ -95,6 +102,12 @@ class _Handler(BaseHTTPRequestHandler):
             self._stall(fault, handle)
         else:
             self._misbehave(fault, handle() if fault.accept else None)
+
+    def _over_limit(self, wait: float) -> None:
+        """429 with ``Retry-After`` in whole seconds (rounded up), as HTTP defines it."""
+        message = f"rate limit exceeded; retry in {wait:.3f}s"
+        retry_after = str(max(1, math.ceil(wait)))
+        self._reply(Answer(429, {"error": message}, {"Retry-After": retry_after}))
 
     def _stall(self, fault: Fault, handle: Callable[[], Answer]) -> None:
         """Answer late: act now (``accept``) or only after the delay, then answer and close."""
@@ -219,7 +232,9 @@ class BrokerServer:
     """A real HTTP broker for tests, demos and benchmarks; only ever on 127.0.0.1.
 
     ``port=0`` picks a free port. ``token`` makes order requests require
-    ``Authorization: Bearer <token>``; the ``/admin/`` routes never do.
+    ``Authorization: Bearer <token>``; the ``/admin/`` routes never do. ``rate_limits``
+    (``{"orders": Limit(40, 1)}``) are enforced in fixed clock-aligned windows: a
+    request over the limit gets 429 with ``Retry-After``.
     """
 
     def __init__(
@@ -230,12 +245,14 @@ class BrokerServer:
         engine: PaperEngine | None = None,
         token: str | Secret | None = None,
         orders_path: str = DEFAULT_ORDERS_PATH,
+        rate_limits: Mapping[str, Limit] | None = None,
     ) -> None:
         self.engine = engine if engine is not None else PaperEngine(prices, id_prefix="H")
         if engine is not None:
             for symbol, price in (prices or {}).items():
                 engine.update_price(symbol, price)
         self.faults = FaultPlan()
+        self.limiter = WindowLimiter(rate_limits or {})
         plain = reveal(token)
         self.app = BrokerApp(
             self.engine, self.faults, orders_path, None if plain is None else Secret(plain)
@@ -318,6 +335,11 @@ class BrokerServer:
         """Order requests received so far (at most the last 100 000), oldest first."""
         with self._seen_lock:
             return [r for r in self._seen if method is None or r.method == method]
+
+    def pools(self, method: str, path: str) -> dict[str, int]:
+        """What an order request costs: 1 in ``requests``, and 1 in ``orders`` if placing."""
+        placing = method == "POST" and path == self.app.orders_path
+        return {"orders": 1, "requests": 1} if placing else {"requests": 1}
 
     def _record(self, request: SeenRequest) -> None:
         with self._seen_lock:

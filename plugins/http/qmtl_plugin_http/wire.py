@@ -113,7 +113,7 @@ def raise_for_answer(resp: requests.Response, action: str) -> None:
         return
     text = f"{action}: HTTP {code}: {broker_message(resp)}"
     retry_after = retry_after_seconds(resp.headers.get("Retry-After"))
-    if code == 429:
+    if code in (418, 429):  # 418: the IP is banned for sending on after 429s
         raise RateLimited(text, retry_after=retry_after)
     if code >= 500:
         # The broker may have acted before failing: look the order up before re-sending.

@@ -27,6 +27,7 @@ import hashlib
 import hmac
 import itertools
 import json
+import math
 import re
 import threading
 import time
@@ -42,11 +43,24 @@ from urllib.parse import parse_qsl, urlsplit
 import requests
 import responses
 
+from qmtl_ccxt_common.metering import venue_limits
+from qmtl_core.testing.venue_limits import WindowLimiter
+
 #: Credentials the recorded venue accepts; they open nothing anywhere else.
 OFFLINE_API_KEY = "offline-api-key-not-a-secret-0001"
 OFFLINE_SECRET = "offline-secret-not-a-secret-0001"  # noqa: S105 - opens nothing real
 
 OPEN_STATUSES = ("NEW", "PARTIALLY_FILLED")
+#: Binance's documented request weights of the endpoints served (1 when not listed).
+ENDPOINT_WEIGHTS: Mapping[tuple[str, str], int] = {
+    ("GET", "exchangeInfo"): 20,
+    ("GET", "order"): 4,
+    ("GET", "openOrders"): 6,
+    ("GET", "account"): 20,
+    ("GET", "ticker/24hr"): 2,
+}
+#: Usage header per pool kind, suffixed with the interval (``X-MBX-USED-WEIGHT-1M``).
+USAGE_HEADERS = {"weight": "X-MBX-USED-WEIGHT", "orders": "X-MBX-ORDER-COUNT"}
 #: Faults that are not venue answers: the request (maybe) arrived, the answer did not.
 TRANSPORT_FAULTS: Mapping[str, Callable[[], Exception]] = {
     "timeout": lambda: requests.exceptions.ReadTimeout("read timed out (recorded fault)"),
@@ -158,6 +172,8 @@ class BinanceReplay:
         self._ids = itertools.count(int(self.data["firstOrderId"]))
         self._faults: dict[tuple[str, str], deque[Fault]] = defaultdict(deque)
         self._lock = threading.RLock()
+        #: Binance's limits, enforced in fixed clock-aligned windows (429 beyond them).
+        self.limiter = WindowLimiter(venue_limits(self.data["exchangeInfo"]["rateLimits"]))
 
     # --- routes -------------------------------------------------------------------
 
@@ -285,6 +301,12 @@ class BinanceReplay:
             )
             with self._lock:
                 self.requests.append(seen)
+                placing = method == "POST" and name == "order"
+                wait = self.limiter.admit(self._costs(method, name, placing))
+                if wait is not None:
+                    status, headers, text = self._error("tooManyRequests")
+                    return status, {**headers, "Retry-After": str(math.ceil(wait))}, text
+                usage = self._usage(placing)
                 queue = self._faults.get((method, name))
                 fault = queue.popleft() if queue else None
                 if fault is not None and not fault.landed:
@@ -293,12 +315,38 @@ class BinanceReplay:
                 try:
                     if signed:
                         self._authenticate(seen, raw)
-                    answer = (200, {}, json.dumps(handler(seen)))
+                    answer = (200, usage, json.dumps(handler(seen)))
                 except VenueAnswer as exc:
                     answer = self._error(exc.name)
                 return answer if fault is None else self._fault(fault)
 
         return respond
+
+    def _costs(self, method: str, name: str, placing: bool) -> dict[str, int]:
+        """What Binance counts for one request: its weight, one raw request, one order."""
+        costs: dict[str, int] = {}
+        for pool in self.limiter.limits:
+            if pool.startswith("weight_"):
+                costs[pool] = ENDPOINT_WEIGHTS.get((method, name), 1)
+            elif pool.startswith("raw_requests_") or (pool.startswith("orders_") and placing):
+                costs[pool] = 1
+        return costs
+
+    def _usage(self, placing: bool) -> dict[str, str]:
+        """``X-MBX-USED-WEIGHT-1M`` on every answer, ``X-MBX-ORDER-COUNT-10S`` on orders."""
+        headers = {}
+        for pool in self.limiter.limits:
+            kind, _, interval = pool.rpartition("_")
+            header = USAGE_HEADERS.get(kind)
+            if header and (kind != "orders" or placing):
+                headers[f"{header}-{interval.upper()}"] = str(self.limiter.used(pool))
+        return headers
+
+    def set_rate_limits(self, rate_limits: list[dict[str, Any]]) -> None:
+        """Enforce (and publish in ``exchangeInfo``) these ``rateLimits`` from now on."""
+        with self._lock:
+            self.data["exchangeInfo"]["rateLimits"] = rate_limits
+            self.limiter = WindowLimiter(venue_limits(rate_limits))
 
     def _fault(self, fault: Fault) -> Any:
         if fault.kind in TRANSPORT_FAULTS:

@@ -1,0 +1,130 @@
+"""Every ccxt request through the account's rate budget, priced the way the venue prices it.
+
+ccxt's own ``enableRateLimit`` paces one process; this meters all processes of an
+account. Each request (ccxt's ``fetch2``) costs, in the budget's pools:
+
+- ``weight_<interval>`` (Binance ``REQUEST_WEIGHT``): the endpoint's weight, from ccxt's
+  per-endpoint ``cost`` table scaled to the venue's unit (ccxt spends ``rateLimit`` ms
+  per cost unit; Binance's weight limit per minute fixes how much weight that is);
+- ``raw_requests_<interval>`` and ``requests``: 1;
+- ``orders_<interval>`` and ``orders``: 1 when the request places an order.
+
+Binance's pools and limits come from ``exchangeInfo`` (``rateLimits``) the first time
+ccxt loads markets, together with the venue's clock; ``rate_limits`` in ``qmtl.yml``
+override them. After every answer the shared counters are raised to the venue's
+``X-MBX-USED-WEIGHT-*`` and ``X-MBX-ORDER-COUNT-*`` headers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from qmtl_core.brokerage import BaseBrokerageClient
+from qmtl_core.rate_limits import UNITS, Limit
+
+#: Binance ``rateLimitType`` -> pool name prefix.
+POOL_KINDS = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders", "RAW_REQUESTS": "raw_requests"}
+#: Binance ``interval`` -> unit letter of ``rate_limits``.
+INTERVAL_UNITS = {"SECOND": "s", "MINUTE": "m", "HOUR": "h", "DAY": "d"}
+#: Endpoints (ccxt paths) whose POST places orders.
+ORDER_PATHS = frozenset({"order", "batchOrders", "order/oco", "orderList/oco", "orderList/oto"})
+_USAGE_HEADER = re.compile(r"^x-mbx-(used-weight|order-count)-(\d+)([smhd])$", re.IGNORECASE)
+_HEADER_KINDS = {"used-weight": "weight", "order-count": "orders"}
+
+
+def venue_limits(rate_limits: Any) -> dict[str, Limit]:
+    """Binance's ``exchangeInfo.rateLimits`` as pools: ``weight_1m``, ``orders_10s`` ..."""
+    limits: dict[str, Limit] = {}
+    for entry in rate_limits if isinstance(rate_limits, list) else []:
+        kind = POOL_KINDS.get(entry.get("rateLimitType"))
+        unit = INTERVAL_UNITS.get(entry.get("interval"))
+        count, limit = entry.get("intervalNum"), entry.get("limit")
+        if kind and unit and isinstance(count, int) and isinstance(limit, int) and limit > 0:
+            limits[f"{kind}_{count}{unit}"] = Limit(limit, count * UNITS[unit])
+    return limits
+
+
+def reported_usage(headers: Mapping[str, Any] | None) -> dict[str, int]:
+    """Usage the venue reports in its answer headers, by pool."""
+    used: dict[str, int] = {}
+    for name, value in (headers or {}).items():
+        match = _USAGE_HEADER.match(str(name))
+        if match and str(value).isdigit():
+            used[f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"] = int(value)
+    return used
+
+
+class VenueMeter:
+    """Wraps one ccxt exchange so each request spends from ``client``'s budget first."""
+
+    def __init__(self, client: BaseBrokerageClient, exchange: Any) -> None:
+        self._client = client
+        self._exchange = exchange
+        self._weight_per_cost = 1.0
+        self._fetch2 = exchange.fetch2
+        self._fetch = exchange.fetch
+        exchange.fetch2 = self._metered
+        exchange.fetch = self._observed
+
+    def costs(self, path: str, api: Any, method: str, params: Any, config: Any) -> dict[str, int]:
+        """What one request costs in every pool it may count against."""
+        cost = float(self._exchange.calculate_rate_limiter_cost(api, method, path, params, config))
+        weight = max(1, round(cost * self._weight_per_cost))
+        placing = method == "POST" and path in ORDER_PATHS
+        budget = self._client.rate_budget
+        costs = {"requests": 1, **({"orders": 1} if placing else {})}
+        for pool in budget.limits if budget is not None else ():
+            if pool.startswith("weight_"):
+                costs[pool] = weight
+            elif pool.startswith("raw_requests_"):
+                costs[pool] = 1
+            elif pool.startswith("orders_") and placing:
+                costs[pool] = 1
+        return costs
+
+    def _metered(
+        self,
+        path: str,
+        api: Any = "public",
+        method: str = "GET",
+        params: Any = None,
+        config: Any = None,
+    ) -> Any:
+        params = {} if params is None else params
+        config = {} if config is None else config
+        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
+        self._client.spend(self.costs(path, api, method, params, config), str(ref))
+        result = self._fetch2(path, api, method, params, config)
+        if path == "exchangeInfo" and isinstance(result, dict):
+            self._adopt(result)
+        return result
+
+    def _observed(
+        self, url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        try:
+            return self._fetch(url, method, headers, body)
+        finally:
+            used = reported_usage(self._exchange.last_response_headers)
+            if used:
+                self._client.answered(None, None, used)
+
+    def _adopt(self, info: Mapping[str, Any]) -> None:
+        """The venue's own limits and clock, read once from ``exchangeInfo``."""
+        budget = self._client.rate_budget
+        limits = venue_limits(info.get("rateLimits"))
+        if budget is None or not limits:
+            return
+        budget.set_defaults(limits)
+        per_minute = [
+            lim.limit * 60 / lim.interval for p, lim in limits.items() if p.startswith("weight_")
+        ]
+        rate_limit_ms = float(getattr(self._exchange, "rateLimit", 0) or 0)
+        if per_minute and rate_limit_ms > 0:
+            # ccxt allows 60000/rateLimit cost units a minute, the venue per_minute weight.
+            self._weight_per_cost = per_minute[0] * rate_limit_ms / 60000
+        server_time = info.get("serverTime")
+        if isinstance(server_time, int):
+            budget.sync_clock(lambda: float(self._exchange.fetch_time()) / 1000)

@@ -11,8 +11,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.utils import get_netrc_auth
 
 from qmtl_core import runtime
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
@@ -21,10 +19,8 @@ from qmtl_core.execution import RetryPolicy
 from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret, reveal
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
+from qmtl_plugin_http.transport import Transport
 from qmtl_plugin_http.wire import not_cancelable, parse_ack, raise_for_answer, transport_error
-
-#: Keep-alive connections kept per client; threads beyond this open short-lived ones.
-POOL_SIZE = 16
 
 
 def _display_url(url: str) -> str:
@@ -55,26 +51,6 @@ def _orders_url(url: Any) -> str:
     return text.rstrip("/")
 
 
-def _pooled_session(url: str) -> requests.Session:
-    """One keep-alive pool for ``url``; urllib3's own retries stay off so only the core re-sends.
-
-    The environment (proxy variables, ``REQUESTS_CA_BUNDLE``, ``.netrc``) is read once
-    here, for this URL, instead of on every request as a plain session does: that scan
-    costs more than the rest of the client's work per order.
-    """
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["Accept"] = "application/json"
-    env = session.merge_environment_settings(url, {}, None, None, None)
-    session.proxies = env["proxies"]
-    session.verify = env["verify"]
-    session.auth = get_netrc_auth(url)
-    session.trust_env = False
-    return session
-
-
 class TradeExecutionService(BaseBrokerageClient):
     """Posts, polls and cancels orders at ``url``, retrying only what is safe to retry.
 
@@ -98,7 +74,7 @@ class TradeExecutionService(BaseBrokerageClient):
         plain = reveal(token)
         self._token = None if plain is None else Secret(plain)
         self._display = _display_url(self.url)
-        self._session = _pooled_session(self.url)
+        self._transport = Transport(self.url)
 
     def __repr__(self) -> str:
         policy = self.retry_policy
@@ -110,7 +86,7 @@ class TradeExecutionService(BaseBrokerageClient):
 
     def close(self) -> None:
         """Close the pooled connections."""
-        self._session.close()
+        self._transport.close()
 
     def __enter__(self) -> TradeExecutionService:
         return self
@@ -131,25 +107,26 @@ class TradeExecutionService(BaseBrokerageClient):
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[requests.Response, str]:
-        """One request, no retries; returns the answer and a description for messages."""
-        url = self.url if ref is None else order_path(self.url, ref)
+        """One request, no retries; returns the answer and a description for messages.
+
+        Anything wrong with the request itself (a header the transport refuses, a
+        payload that is not JSON) is found while building it, before a connection is
+        touched: ``RequestNotSent``, never retried, nothing can have reached the broker.
+        """
+        transport = self._transport
         action = f"{method} {self._display if ref is None else order_path(self._display, ref)}"
         headers: dict[str, str] = {}
         if idempotency_key is not None:
             headers[IDEMPOTENCY_HEADER] = idempotency_key
         if self._token is not None:
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
-        session = self._session
         try:
-            request = requests.Request(method, url, json=payload, headers=headers)
-            prepared = session.prepare_request(request)
+            request = transport.build(method, transport.target(ref), payload, headers)
         except (requests.RequestException, ValueError, TypeError) as exc:
             # Raised while building the request here: not one byte has left the process.
             raise RequestNotSent(f"{action}: cannot build the request: {exc}") from exc
         try:
-            resp = session.send(
-                prepared, timeout=runtime.HTTP_TIMEOUT_SECONDS, allow_redirects=False
-            )
+            resp = transport.send(method, request, runtime.HTTP_TIMEOUT_SECONDS)
         except requests.RequestException as exc:
             raise transport_error(action, exc) from exc
         return resp, action

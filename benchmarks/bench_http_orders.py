@@ -172,7 +172,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {name:<12} median {median * 1e6:7.1f} us/order  ({1 / median:7.0f} orders/s)")
 
     def ratio(name: str) -> float:
-        return statistics.median(a / b for a, b in zip(per_order[name], per_order[FLOOR]))
+        return statistics.median(
+            a / b for a, b in zip(per_order[name], per_order[FLOOR], strict=True)
+        )
 
     client_ratio = ratio("client")
     print(f"ratio client/bare {FLOOR}: {client_ratio:.3f} (aim <= {AIM:.2f})")

@@ -13,7 +13,6 @@ import ssl
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Any
 
 HOST = "127.0.0.1"
@@ -45,17 +44,8 @@ class _Handler(BaseHTTPRequestHandler):
     wbufsize = -1  # one write per answer (flushed by the base class)
     server: _Server
 
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
     def log_message(self, format: str, *args: Any) -> None:
-        pass
+        pass  # quiet: the peer records every call instead
 
     def _serve(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
@@ -73,6 +63,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         self.wfile.write(answer.body)
+
+    do_GET = do_POST = do_DELETE = _serve
 
 
 class _Server(ThreadingHTTPServer):
@@ -117,12 +109,7 @@ class ScriptedPeer:
         self._thread.start()
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join()

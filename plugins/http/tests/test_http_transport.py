@@ -7,9 +7,12 @@ the absolute URL in the request line) and, with a certificate made here, an HTTP
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime
 import ipaddress
+import socket
 import ssl
+import threading
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -141,6 +144,62 @@ def test_an_unknown_certificate_is_refused_before_anything_is_sent(
         with pytest.raises(TransientError, match="CERTIFICATE_VERIFY_FAILED"):
             client.poll_order_status("B1")
     assert peer.calls == []
+
+
+class TunnelProxy:
+    """A loopback HTTPS proxy: answers CONNECT, then pipes bytes both ways, blind to TLS."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self.tunnels: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                client, _ = self._listener.accept()
+                threading.Thread(target=self._tunnel, args=(client,), daemon=True).start()
+
+    def _tunnel(self, client: socket.socket) -> None:
+        request = b""
+        while b"\r\n\r\n" not in request:
+            request += client.recv(4096)
+        target = request.split(b" ")[1]
+        self.tunnels.append(target)
+        host, _, port = target.decode().rpartition(":")
+        upstream = socket.create_connection((host, int(port)))
+        client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        threading.Thread(target=self._pipe, args=(upstream, client), daemon=True).start()
+        self._pipe(client, upstream)
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._listener.close()
+
+
+def test_https_goes_through_the_proxy_tunnel_with_the_certificate_checked(
+    tls_peer: tuple[ScriptedPeer, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    peer, cert = tls_peer
+    proxy = TunnelProxy()
+    try:
+        monkeypatch.setenv("HTTPS_PROXY", proxy.url)
+        monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))
+        peer.add("POST", PATH, status=201, json_body=ACK)
+        with HttpBrokerageClient(peer.base_url + PATH, max_retries=0) as client:
+            assert client.post_order(market()).id == "B1"
+    finally:
+        proxy.close()
+    assert proxy.tunnels == [f"127.0.0.1:{peer.port}".encode()]
+    assert [call.target for call in peer.calls] == [PATH]
 
 
 def test_netrc_credentials_are_sent_unless_a_token_is_given(

@@ -1,8 +1,10 @@
 """Startup cost of listing connectors, as a ratio against a bare interpreter start.
 
-Runs `qmtl-connectors plugins` and `python -c pass` alternately, RUNS times each,
-in the same run, and prints both medians and their ratio. Fails (exit 1) if listing
-imported ccxt, requests or websocket code: registration must stay lazy.
+Runs `python -c pass`, `python -c "import qmtl_core"` and `qmtl-connectors plugins`
+alternately, RUNS times each, in the same run, and prints the medians and the ratios
+of the medians. Aims: `plugins` <= 3x a bare interpreter, `import qmtl_core` <= 1.5x.
+Exit 1 when an aim is missed or when listing imported ccxt, requests or websocket
+code (registration must stay lazy).
 
     .venv/bin/python benchmarks/bench_startup.py [--runs 15]
 """
@@ -18,6 +20,8 @@ import time
 from pathlib import Path
 
 HEAVY = ("ccxt", "requests", "websocket", "websockets", "prometheus_client")
+PLUGINS_AIM = 3.0
+IMPORT_AIM = 1.5
 CLI = str(Path(sys.executable).with_name("qmtl-connectors"))
 LISTING_IMPORTS = (
     "import contextlib, io, json, sys\n"
@@ -44,22 +48,34 @@ def main() -> int:
             [sys.executable, "-c", LISTING_IMPORTS], check=True, capture_output=True, text=True
         ).stdout
     )
-    baseline, listing = [], []
-    timed([sys.executable, "-c", "pass"])  # warm-up: page cache, pyc files
-    timed([CLI, "plugins"])
+    commands = {
+        "python -c pass": [sys.executable, "-c", "pass"],
+        "import qmtl_core": [sys.executable, "-c", "import qmtl_core"],
+        "qmtl-connectors plugins": [CLI, "plugins"],
+    }
+    for command in commands.values():  # warm-up: page cache, pyc files
+        timed(command)
+    times: dict[str, list[float]] = {name: [] for name in commands}
     for _ in range(args.runs):
-        baseline.append(timed([sys.executable, "-c", "pass"]))
-        listing.append(timed([CLI, "plugins"]))
-    base_ms = statistics.median(baseline) * 1000
-    list_ms = statistics.median(listing) * 1000
-    print(f"python -c pass           median {base_ms:7.1f} ms  ({args.runs} runs)")
-    print(f"qmtl-connectors plugins  median {list_ms:7.1f} ms  ({args.runs} runs)")
-    print(f"ratio plugins/python     {list_ms / base_ms:7.2f}x  (+{list_ms - base_ms:.1f} ms)")
+        for name, command in commands.items():
+            times[name].append(timed(command))
+    median = {name: statistics.median(runs) * 1000 for name, runs in times.items()}
+    for name, ms in median.items():
+        print(f"{name:<24} median {ms:7.1f} ms  ({args.runs} runs)")
+    base = median["python -c pass"]
+    missed = []
+    for name, aim in (("import qmtl_core", IMPORT_AIM), ("qmtl-connectors plugins", PLUGINS_AIM)):
+        ratio = median[name] / base
+        print(f"ratio {name} / python -c pass: {ratio:5.2f} (aim <= {aim:.1f})")
+        if ratio > aim:
+            missed.append(f"{name} takes {ratio:.2f}x a bare interpreter, aim {aim:.1f}x")
     if imported:
         print(f"FAIL: listing connectors imported {', '.join(imported)}")
         return 1
     print(f"listing imported none of: {', '.join(HEAVY)}")
-    return 0
+    for line in missed:
+        print(f"MISSED: {line}")
+    return 1 if missed else 0
 
 
 if __name__ == "__main__":

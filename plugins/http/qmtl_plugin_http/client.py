@@ -12,8 +12,6 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
-from requests.adapters import HTTPAdapter
-from requests.utils import get_netrc_auth
 
 from qmtl_core import runtime
 from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
@@ -25,6 +23,7 @@ from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret
 from qmtl_plugin_http.config import HttpBrokerageConfig
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
+from qmtl_plugin_http.transport import Transport
 from qmtl_plugin_http.wire import (
     not_cancelable,
     parse_ack,
@@ -33,31 +32,9 @@ from qmtl_plugin_http.wire import (
     transport_error,
 )
 
-#: Keep-alive connections kept per client; threads beyond this open short-lived ones.
-POOL_SIZE = 16
 #: What one request costs in the rate budget's pools (see ``rate_limits``).
 REQUEST_COSTS: Mapping[str, int] = {"requests": 1}
 ORDER_COSTS: Mapping[str, int] = {"orders": 1, "requests": 1}
-
-
-def _pooled_session(url: str) -> requests.Session:
-    """One keep-alive pool for ``url``; urllib3's own retries stay off so only the core re-sends.
-
-    The environment (proxy variables, ``REQUESTS_CA_BUNDLE``, ``.netrc``) is read once
-    here, for this URL, instead of on every request as a plain session does: that scan
-    costs more than the rest of the client's work per order.
-    """
-    session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=POOL_SIZE, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["Accept"] = "application/json"
-    env = session.merge_environment_settings(url, {}, None, None, None)
-    session.proxies = env["proxies"]
-    session.verify = env["verify"]
-    session.auth = get_netrc_auth(url)
-    session.trust_env = False
-    return session
 
 
 class TradeExecutionService(BaseBrokerageClient):
@@ -113,7 +90,7 @@ class TradeExecutionService(BaseBrokerageClient):
         self.retry_policy = RetryPolicy(max_retries=config.max_retries, backoff=config.backoff)
         self._token = config.token
         self._display = display_url(self.url)
-        self._session = _pooled_session(self.url)
+        self._transport = Transport(self.url)
         parts = urlsplit(self.url)
         venue = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"
         self.open_rate_budget(venue, self._token, config)
@@ -128,7 +105,7 @@ class TradeExecutionService(BaseBrokerageClient):
 
     def close(self) -> None:
         """Close the pooled connections and the rate budget's store connection."""
-        self._session.close()
+        self._transport.close()
         if self.rate_budget is not None:
             self.rate_budget.close()
 
@@ -151,8 +128,13 @@ class TradeExecutionService(BaseBrokerageClient):
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
     ) -> tuple[requests.Response, str]:
-        """One request, no retries; returns the answer and a description for messages."""
-        url = self.url if ref is None else order_path(self.url, ref)
+        """One request, no retries; returns the answer and a description for messages.
+
+        Anything wrong with the request itself (a header the transport refuses, a
+        payload that is not JSON) is found while building it, before a connection is
+        touched: ``RequestNotSent``, never retried, nothing can have reached the broker.
+        """
+        transport = self._transport
         action = f"{method} {self._display if ref is None else order_path(self._display, ref)}"
         headers: dict[str, str] = {}
         if idempotency_key is not None:
@@ -161,17 +143,13 @@ class TradeExecutionService(BaseBrokerageClient):
             headers["Authorization"] = f"Bearer {self._token.reveal()}"
         # Every request costs 1 in 'requests'; placing an order also 1 in 'orders'.
         self.spend(ORDER_COSTS if method == "POST" else REQUEST_COSTS, idempotency_key or ref or "")
-        session = self._session
         try:
-            request = requests.Request(method, url, json=payload, headers=headers)
-            prepared = session.prepare_request(request)
+            request = transport.build(method, transport.target(ref), payload, headers)
         except (requests.RequestException, ValueError, TypeError) as exc:
             # Raised while building the request here: not one byte has left the process.
             raise RequestNotSent(f"{action}: cannot build the request: {exc}") from exc
         try:
-            resp = session.send(
-                prepared, timeout=runtime.HTTP_TIMEOUT_SECONDS, allow_redirects=False
-            )
+            resp = transport.send(method, request, runtime.HTTP_TIMEOUT_SECONDS)
         except requests.RequestException as exc:
             raise transport_error(action, exc) from exc
         self.answered(resp.status_code, retry_after_seconds(resp.headers.get("Retry-After")), {})

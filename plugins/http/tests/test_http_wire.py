@@ -1,4 +1,4 @@
-"""Fine-grained answer and failure mapping, with ``responses`` standing in for the broker.
+"""Fine-grained answer and failure mapping, against a scripted loopback peer.
 
 Every behaviour here also has a loopback test against the reference server; these pin
 down the corner cases a real broker might produce and ours does not.
@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 import requests
-import responses
 from urllib3.exceptions import MaxRetryError, NewConnectionError, ProtocolError
 
 from qmtl_core import (
@@ -27,24 +26,30 @@ from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.wire import retry_after_seconds, transport_error
 
 from .conftest import market
+from .peer import ScriptedPeer
 
-URL = "http://broker.test/api/orders"
+PATH = "/api/orders"
 ORDER = {"id": "B1", "client_order_id": "c1", "status": "new", "symbol": "BTC/USDT"}
 
 
 @pytest.fixture
-def mocked() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as rsps:
-        yield rsps
+def peer() -> Iterator[ScriptedPeer]:
+    with ScriptedPeer() as scripted:
+        yield scripted
+
+
+def client_for(peer: ScriptedPeer, max_retries: int = 0) -> HttpBrokerageClient:
+    return HttpBrokerageClient(peer.base_url + PATH, max_retries=max_retries, backoff=0)
 
 
 @pytest.fixture
-def client() -> HttpBrokerageClient:
-    return HttpBrokerageClient(URL, max_retries=0, backoff=0)
+def client(peer: ScriptedPeer) -> Iterator[HttpBrokerageClient]:
+    with client_for(peer) as http_client:
+        yield http_client
 
 
-def poll_answer(mocked: responses.RequestsMock, client: HttpBrokerageClient, **kw: Any) -> Any:
-    mocked.add(responses.GET, f"{URL}/B1", **kw)
+def poll_answer(peer: ScriptedPeer, client: HttpBrokerageClient, body: Any) -> Any:
+    peer.add("GET", f"{PATH}/B1", json_body=body)
     return client.poll_order_status("B1")
 
 
@@ -62,54 +67,46 @@ def poll_answer(mocked: responses.RequestsMock, client: HttpBrokerageClient, **k
     ],
 )
 def test_unusable_answers_are_protocol_errors(
-    mocked: responses.RequestsMock, client: HttpBrokerageClient, body: Any, match: str
+    peer: ScriptedPeer, client: HttpBrokerageClient, body: Any, match: str
 ) -> None:
     with pytest.raises(VenueProtocolError, match=match):
-        poll_answer(mocked, client, json=body)
+        poll_answer(peer, client, body)
 
 
 def test_a_broker_that_does_not_echo_the_client_id(
-    mocked: responses.RequestsMock, client: HttpBrokerageClient
+    peer: ScriptedPeer, client: HttpBrokerageClient
 ) -> None:
-    mocked.add(responses.POST, URL, json={"id": 42, "status": "accepted"}, status=201)
+    peer.add("POST", PATH, json_body={"id": 42, "status": "accepted"}, status=201)
     ack = client.post_order(market(client_order_id="mine"))
     assert (ack.id, ack.client_order_id, ack.status) == ("42", "mine", OrderStatus.NEW)
 
 
-def test_an_answer_for_another_order_is_never_taken_as_ours(
-    mocked: responses.RequestsMock,
-) -> None:
-    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
+def test_an_answer_for_another_order_is_never_taken_as_ours(peer: ScriptedPeer) -> None:
+    client = client_for(peer, max_retries=1)
     other = {**ORDER, "client_order_id": "someone-else"}
-    mocked.add(responses.POST, URL, json=other, status=201)
-    mocked.add(responses.GET, f"{URL}/mine", json=other)
+    peer.add("POST", PATH, json_body=other, status=201)
+    peer.add("GET", f"{PATH}/mine", json_body=other)
     with pytest.raises(VenueProtocolError, match="'someone-else', expected 'mine'"):
         client.post_order(market(client_order_id="mine"))
 
 
-def test_redirects_are_not_followed(
-    mocked: responses.RequestsMock, client: HttpBrokerageClient
-) -> None:
-    mocked.add(
-        responses.POST, URL, status=302, headers={"Location": "http://elsewhere.test/orders"}
-    )
+def test_redirects_are_not_followed(peer: ScriptedPeer, client: HttpBrokerageClient) -> None:
+    peer.add("POST", PATH, status=302, headers={"Location": "http://elsewhere.test/orders"})
     with pytest.raises(VenueProtocolError, match=r"elsewhere\.test"):
         client.post_order(market())
-    assert len(mocked.calls) == 1
+    assert len(peer.calls) == 1
 
 
-def test_408_is_retried_as_not_sent(mocked: responses.RequestsMock) -> None:
-    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
-    mocked.add(responses.POST, URL, status=408, json={"error": "request timeout"})
-    mocked.add(responses.POST, URL, status=201, json={**ORDER, "client_order_id": "t408"})
+def test_408_is_retried_as_not_sent(peer: ScriptedPeer) -> None:
+    client = client_for(peer, max_retries=1)
+    peer.add("POST", PATH, status=408, json_body={"error": "request timeout"})
+    peer.add("POST", PATH, status=201, json_body={**ORDER, "client_order_id": "t408"})
     assert client.post_order(market(client_order_id="t408")).id == "B1"
-    assert [c.request.method for c in mocked.calls] == ["POST", "POST"]
+    assert [c.method for c in peer.calls] == ["POST", "POST"]
 
 
-def test_error_text_falls_back_to_the_body(
-    mocked: responses.RequestsMock, client: HttpBrokerageClient
-) -> None:
-    mocked.add(responses.POST, URL, status=400, body="symbol halted")
+def test_error_text_falls_back_to_the_body(peer: ScriptedPeer, client: HttpBrokerageClient) -> None:
+    peer.add("POST", PATH, status=400, text="symbol halted", headers={"Content-Type": "text/plain"})
     with pytest.raises(OrderRejected, match="HTTP 400: symbol halted"):
         client.post_order(market())
 
@@ -151,12 +148,11 @@ def test_only_failures_before_sending_are_unambiguous(
     assert transport_error("POST x", exc).ambiguous is ambiguous
 
 
-def test_ambiguous_failure_with_lookup_failing_is_unknown(
-    mocked: responses.RequestsMock,
-) -> None:
-    client = HttpBrokerageClient(URL, max_retries=1, backoff=0)
-    mocked.add(responses.POST, URL, body=requests.ReadTimeout("read timed out"))
-    mocked.add(responses.GET, f"{URL}/lost", body=requests.ReadTimeout("read timed out"))
+def test_ambiguous_failure_with_lookup_failing_is_unknown(peer: ScriptedPeer) -> None:
+    # The peer drops the connection after reading each request: it may have acted.
+    client = client_for(peer, max_retries=1)
+    peer.add("POST", PATH, drop=True, repeat=True)
+    peer.add("GET", f"{PATH}/lost", drop=True, repeat=True)
     with pytest.raises(OrderStatusUnknown) as info:
         client.post_order(market(client_order_id="lost"))
     assert info.value.client_order_id == "lost"

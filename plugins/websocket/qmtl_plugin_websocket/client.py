@@ -24,11 +24,11 @@ import websocket
 from qmtl_core import runtime
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
 from qmtl_core.redaction import Secret
+from qmtl_plugin_websocket.framing import BINARY, CLOSE, PING, TEXT, FrameReader, ProtocolViolation
 
-#: Bytes read from the socket at once; frames are then parsed from memory.
+#: Bytes read from the socket at once; frames are then cut out of them in memory.
 READ_CHUNK = 65536
 AUTH_REFUSED = (401, 403)
-_DATA = (websocket.ABNF.OPCODE_TEXT, websocket.ABNF.OPCODE_BINARY)
 
 
 def parse_url(url: str) -> SplitResult:
@@ -63,31 +63,6 @@ def _reveal(value: object) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
-class _BufferedWebSocket(websocket.WebSocket):
-    """websocket-client reads every frame with two or more small ``recv`` calls.
-
-    Reading the socket in large chunks and serving those calls from memory takes the
-    system calls off the per-message path; ``before_wait`` runs before each real read,
-    i.e. whenever the next frame might make us block.
-    """
-
-    def __init__(self, before_wait: Callable[[], None] | None) -> None:
-        super().__init__(skip_utf8_validation=True)  # json.loads validates the text anyway
-        self._chunk = b""
-        self._pos = 0
-        self._before_wait = before_wait
-
-    def _recv(self, bufsize: int) -> bytes:
-        if self._pos >= len(self._chunk):
-            if self._before_wait is not None:
-                self._before_wait()
-            self._chunk = super()._recv(READ_CHUNK)  # type: ignore[no-untyped-call]
-            self._pos = 0
-        start = self._pos
-        self._pos = start + bufsize
-        return self._chunk[start : self._pos]
-
-
 class WebSocketClient:
     """A blocking WebSocket connection: ``connect``, ``send``, ``receive``, ``close``.
 
@@ -118,7 +93,8 @@ class WebSocketClient:
         self._before_wait = before_wait
         self._lock = threading.Lock()
         self._sock: socket.socket | None = None
-        self._ws: _BufferedWebSocket | None = None
+        self._ws: websocket.WebSocket | None = None
+        self._frames = FrameReader()
         self._aborted = False
         self.pings_sent = 0
         #: new, connecting (TCP/TLS), handshaking (HTTP upgrade), open, closed
@@ -137,7 +113,8 @@ class WebSocketClient:
         self.phase = "connecting"
         sock = self._dial(timeout)
         self.phase = "handshaking"
-        ws = _BufferedWebSocket(self._before_wait)
+        # json.loads validates the text anyway: no UTF-8 check in pure Python first.
+        ws = websocket.WebSocket(skip_utf8_validation=True)
         headers = {"Authorization": f"Bearer {self._token.reveal()}"} if self._token else {}
         where = display_url(self.url)
         try:
@@ -178,27 +155,63 @@ class WebSocketClient:
     def receive(self) -> bytes:
         """The payload of the next text or binary message.
 
-        Raises :class:`FeedError` when the peer closes, the connection breaks, or the
-        peer stays silent (see the class docstring). Time spent outside this call does
-        not count against the peer.
+        Raises :class:`FeedError` when the peer closes, the connection breaks, the peer
+        breaks the protocol, or it stays silent (see the class docstring). Time spent
+        outside this call does not count against the peer. Pings are answered here.
         """
-        ws = self._require()
+        frames = self._frames
+        where = display_url(self.url)
         quiet_since = time.monotonic()
         ping_sent: float | None = None
         while True:
             try:
-                opcode, frame = ws.recv_data_frame(True)
-            except websocket.WebSocketTimeoutException:
-                ping_sent = self._heartbeat(ws, quiet_since, ping_sent)
+                frame = frames.next()
+            except ProtocolViolation as exc:
+                raise FeedError(f"{where}: connection lost: protocol error: {exc}") from None
+            if frame is None:
+                if self._before_wait is not None:
+                    self._before_wait()
+                data = self._read()
+                if data is None:
+                    ping_sent = self._heartbeat(self._require(), quiet_since, ping_sent)
+                else:
+                    frames.feed(data)
                 continue
-            except (OSError, websocket.WebSocketException) as exc:
-                raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
-            if opcode in _DATA:
-                data: bytes = frame.data
-                return data
-            if opcode == websocket.ABNF.OPCODE_CLOSE:
-                raise FeedError(f"{display_url(self.url)}: closed by the peer")
+            opcode, payload = frame
+            if opcode == TEXT or opcode == BINARY:
+                return payload
+            if opcode == CLOSE:
+                self._reply(CLOSE)
+                raise FeedError(f"{where}: closed by the peer")
+            if opcode == PING:
+                self._reply(PING, payload)
             quiet_since, ping_sent = time.monotonic(), None  # a ping or a pong: alive
+
+    def _read(self) -> bytes | None:
+        """One socket read of up to ``READ_CHUNK`` bytes; None after a quiet tick."""
+        sock = self._require().sock
+        if sock is None:
+            raise FeedError(f"{display_url(self.url)}: not connected")
+        try:
+            data: bytes = sock.recv(READ_CHUNK)
+        except TimeoutError:
+            return None
+        except OSError as exc:
+            raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
+        if not data:
+            raise FeedError(f"{display_url(self.url)}: connection lost: the peer closed it")
+        return data
+
+    def _reply(self, opcode: int, payload: bytes = b"") -> None:
+        """Answer a ping with a pong, or a close with a close, as websocket-client would."""
+        ws = self._require()
+        try:
+            if opcode == PING:
+                ws.pong(payload)
+            else:
+                ws.send_close()
+        except (OSError, websocket.WebSocketException) as exc:
+            raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
 
     def abort(self) -> None:
         """Interrupt the owning thread and end the connection; safe from any thread."""
@@ -236,7 +249,7 @@ class WebSocketClient:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _require(self) -> _BufferedWebSocket:
+    def _require(self) -> websocket.WebSocket:
         ws = self._ws
         if ws is None:
             raise FeedError(f"{display_url(self.url)}: not connected")
@@ -255,7 +268,7 @@ class WebSocketClient:
         return max(0.005, min(1.0, min(self._settings()) / 4))
 
     def _heartbeat(
-        self, ws: _BufferedWebSocket, quiet_since: float, ping_sent: float | None
+        self, ws: websocket.WebSocket, quiet_since: float, ping_sent: float | None
     ) -> float | None:
         """After a read timed out: ping, or give up on a silent peer. Returns the ping time."""
         ping_interval, recv_timeout = self._settings()

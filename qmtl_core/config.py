@@ -20,7 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
-from qmtl_core.errors import ConfigError, ConfigErrors
+from qmtl_core.errors import ConfigError, ConfigErrors, shown
 from qmtl_core.journal import OrderJournal, open_journal
 from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
 from qmtl_core.options import ConnectorConfig, Interpolated, Option, unknown
@@ -164,28 +164,121 @@ def _interpolate(value: Any, ctx: _Context, path: str, parent: Any, key: Any) ->
     return value
 
 
+#: Bounds on what a config may hold: far above any real ``qmtl.yml``, far below what
+#: would take a reader minutes (a few aliases can expand to millions of values).
+MAX_CONFIG_BYTES = 1_000_000
+MAX_CONFIG_DEPTH = 32
+MAX_CONFIG_VALUES = 10_000
+_EMPTY = "the file is empty; it needs a top-level 'connectors:' mapping (see docs/configuration.md)"
+
+
 def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, str | None]:
     if isinstance(source, Mapping):
+        section = source["connectors"] if "connectors" in source else source
+        _check_shape(section, None)
         # A copy: interpolation writes into it, and the caller's mapping stays untouched.
-        return _plain(source["connectors"] if "connectors" in source else source), None
+        return _plain(section), None
     path = Path(source)
+    file = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
-        raise ConfigError(f"cannot read the config file: {exc.strerror}", file=str(path)) from None
+        raise ConfigError(f"cannot read the config file: {exc.strerror}", file=file) from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            f"{len(data)} bytes is too large for a config file (at most {MAX_CONFIG_BYTES})",
+            file=file,
+        )
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            file=file,
+            line=data.count(b"\n", 0, exc.start) + 1,
+        ) from None
+    _check_flow_depth(text, file)
+    document = _load_yaml(text, file)
+    if document is None:
+        raise ConfigError(_EMPTY, file=file, line=1)
+    if not isinstance(document, Mapping) or "connectors" not in document:
+        raise ConfigError("expected a top-level 'connectors:' mapping", file=file, line=1)
+    _check_shape(document["connectors"], file)
+    return document["connectors"], file
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _check_flow_depth(text: str, file: str) -> None:
+    """Refuse ``[[[[...`` nested past ``MAX_CONFIG_DEPTH`` before the YAML reader sees it:
+    its time grows with the square of the depth (a 5000-deep line takes minutes)."""
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        depth += 1 if match.group() in "[{" else -1
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(
+                f"nested deeper than {MAX_CONFIG_DEPTH} levels",
+                file=file,
+                line=text.count("\n", 0, match.start()) + 1,
+            )
+
+
+def _load_yaml(text: str, file: str) -> Any:
+    """The YAML document in ``text``; any failure to read it is a ``ConfigError``."""
     # The round-trip loader keeps line numbers and, like the safe loader, never builds
     # arbitrary Python objects from tags.
     try:
-        document = YAML(typ="rt").load(text)
+        return YAML(typ="rt").load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
+        problem = str(exc.problem or exc.context)
+        hint = "; indent with spaces, not tabs" if "'\\t'" in problem else ""
         raise ConfigError(
-            f"YAML syntax error: {exc.problem or exc.context}", file=str(path), line=line
+            f"YAML syntax error: {problem}{hint}",
+            file=file,
+            line=mark.line + 1 if mark is not None else None,
         ) from None
-    if not isinstance(document, Mapping) or "connectors" not in document:
-        raise ConfigError("expected a top-level 'connectors:' mapping", file=str(path), line=1)
-    return document["connectors"], str(path)
+    except RecursionError:
+        raise ConfigError(
+            f"nested too deeply to read (at most {MAX_CONFIG_DEPTH} levels)", file=file
+        ) from None
+    except Exception as exc:
+        # The YAML library on hostile input (a 20000-digit number, odd merge keys ...):
+        # whatever it raises, the file cannot be read, and the user needs to know why.
+        raise ConfigError(
+            f"cannot read the YAML: {type(exc).__name__}: {shown(str(exc))}", file=file
+        ) from None
+
+
+def _check_shape(section: Any, file: str | None) -> None:
+    """Refuse values nested deeper than ``MAX_CONFIG_DEPTH`` or more than
+    ``MAX_CONFIG_VALUES`` of them, counting every alias expansion, before anything walks
+    them: a few lines of aliases can otherwise expand to millions of values (and an
+    alias to itself to infinitely many)."""
+    todo: list[tuple[Any, int]] = [(section, 1)]
+    seen = 0
+    while todo:
+        node, depth = todo.pop()
+        seen += 1
+        if seen > MAX_CONFIG_VALUES:
+            raise ConfigError(
+                f"holds more than {MAX_CONFIG_VALUES} values (counting YAML aliases as "
+                "often as they are used); a connectors section is far smaller",
+                key="connectors",
+                file=file,
+            )
+        if depth > MAX_CONFIG_DEPTH:
+            raise ConfigError(
+                f"nested deeper than {MAX_CONFIG_DEPTH} levels",
+                key="connectors",
+                file=file,
+                line=_line(node),
+            )
+        if isinstance(node, Mapping):
+            todo.extend((child, depth + 1) for pair in node.items() for child in pair)
+        elif isinstance(node, list | tuple):
+            todo.extend((child, depth + 1) for child in node)
 
 
 def parse_connectors(
@@ -207,7 +300,7 @@ def parse_connectors(
     for key in section:
         if key not in known:
             ctx.fail(
-                unknown("key", str(key), known),
+                unknown("key", key if isinstance(key, str) else shown(key), known),
                 f"connectors.{key}",
                 section,
                 key,
@@ -431,11 +524,19 @@ def _connector(
     return ConnectorSection(kind, name, checked)
 
 
+def _plain_key(key: Any) -> Any:
+    """A mapping key as plain Python: a scalar stays itself, anything else (YAML allows
+    ``? [a, b]`` as a key) becomes text that an "unknown key" error can show."""
+    plain = _plain(key)
+    odd = isinstance(plain, list | dict) or (isinstance(plain, int) and plain.bit_length() > 64)
+    return shown(plain) if odd else plain
+
+
 def _plain(value: Any) -> Any:
     """Plain Python values, not ruamel's round-trip types (``ScalarFloat``, ``CommentedMap``
     ...), so connectors and config dumps never meet YAML-library objects."""
     if isinstance(value, Mapping):
-        return {_plain(k): _plain(v) for k, v in value.items()}
+        return {_plain_key(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
     if value is None or type(value) in (bool, int, float, str) or isinstance(value, Interpolated):

@@ -25,8 +25,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self, TypeVar
 
-from qmtl_core.errors import ConfigError, ConfigErrors
-from qmtl_core.redaction import REDACTED, Secret, is_secret_key
+from qmtl_core.errors import ConfigError, ConfigErrors, shown
+from qmtl_core.redaction import REDACTED, Secret, is_secret_key, redact, redact_url
 
 _RULE = "qmtl"
 _TYPE_NAMES = {
@@ -121,19 +121,24 @@ class Option:
         value = self._convert(value)
         if self.choices is not None and value not in self.choices:
             allowed = ", ".join(repr(c) for c in self.choices)
-            raise ValueError(f"expected one of {allowed}, got {value!r}")
+            raise ValueError(f"expected one of {allowed}, got {self._shown(value)}")
         rule = self.rule
         if rule is None:
             return value
         if rule.convert is not None:
             value = rule.convert(value)
         if rule.minimum is not None and not value >= rule.minimum:
-            raise ValueError(f"must be {_number(rule.minimum)} or more, got {value!r}")
+            raise ValueError(f"must be {_number(rule.minimum)} or more, got {self._shown(value)}")
         if rule.above is not None and not value > rule.above:
-            raise ValueError(f"must be more than {_number(rule.above)}, got {value!r}")
+            raise ValueError(f"must be more than {_number(rule.above)}, got {self._shown(value)}")
         if rule.schemes:
             check_url(value, rule.schemes)
         return value
+
+    def _shown(self, value: Any) -> str:
+        """``value`` as an error message may show it: never a secret option's value (of
+        any type), never a URL password, never thousands of characters."""
+        return REDACTED if self.secret else shown(redact(value))
 
     def _convert(self, value: Any) -> Any:
         kind = self.type
@@ -154,7 +159,9 @@ class Option:
         elif kind is list and isinstance(value, tuple):
             value = list(value)
         elif not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise ValueError(f"expected {self.type_name}, got {type(value).__name__} {value!r}")
+            raise ValueError(
+                f"expected {self.type_name}, got {type(value).__name__} {self._shown(value)}"
+            )
         if kind is float and math.isnan(value):
             raise ValueError("expected a number, got NaN")
         if kind is str and self.secret:
@@ -175,21 +182,9 @@ def _parse_interpolated(value: Interpolated, kind: type, type_name: str) -> Any:
     except (KeyError, ValueError):
         variables = ", ".join(f"${{{v}}}" for v in value.variables)
         raise ValueError(
-            f"{variables} gives {str(value)!r}, which is not a {type_name}; "
+            f"{variables} gives {shown(str(value))}, which is not a {type_name}; "
             f"set {'/'.join(value.variables)} to a {type_name}"
         ) from None
-
-
-def display_url(url: str) -> str:
-    """``url`` fit for a message: a password in the user-info part and the query masked."""
-    from urllib.parse import urlsplit  # not at import: listing connectors never needs it
-
-    parts = urlsplit(url)
-    if parts.password is not None:
-        parts = parts._replace(netloc=parts.netloc.replace(f":{parts.password}@", ":***@", 1))
-    if parts.query:
-        parts = parts._replace(query=REDACTED)
-    return parts.geturl()
 
 
 def check_url(value: str, schemes: tuple[str, ...]) -> None:
@@ -201,10 +196,10 @@ def check_url(value: str, schemes: tuple[str, ...]) -> None:
     try:
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise ValueError(f"invalid port in {display_url(value)!r}: {exc}") from None
+        raise ValueError(f"invalid port in {redact_url(value)!r}: {exc}") from None
     if parts.scheme not in schemes or not parts.hostname:
         raise ValueError(
-            f"expected a {wanted} URL with a host, got {display_url(value)!r}"
+            f"expected a {wanted} URL with a host, got {redact_url(value)!r}"
             + ("; add the scheme" if "://" not in value else "")
         )
 
@@ -212,7 +207,7 @@ def check_url(value: str, schemes: tuple[str, ...]) -> None:
 def whole_number(name: str, value: Any, minimum: int) -> int:
     """``value`` if it is an int (not a bool) >= ``minimum``, else a ConfigError naming ``name``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ConfigError(f"must be a whole number >= {minimum}, got {value!r}", key=name)
+        raise ConfigError(f"must be a whole number >= {minimum}, got {shown(value)}", key=name)
     return value
 
 
@@ -226,7 +221,7 @@ def number(name: str, value: Any, *, positive: bool, unit: str = "number") -> fl
         ok = value > 0 if positive else value >= 0
     if not ok:
         bound = "> 0" if positive else ">= 0"
-        raise ConfigError(f"must be a {unit} {bound}, got {value!r}", key=name)
+        raise ConfigError(f"must be a {unit} {bound}, got {shown(value)}", key=name)
     return float(value)
 
 

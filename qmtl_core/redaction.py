@@ -9,7 +9,7 @@ from typing import Any
 REDACTED = "***"
 
 _SECRET_KEY = re.compile(
-    r"(api[_-]?key|apikey|secret|token|password|passphrase|private[_-]?key|jwt|auth)",
+    r"(api[_-]?key|apikey|secret|token|password|passphrase|private[_-]?key|jwt|auth|signature)",
     re.IGNORECASE,
 )
 
@@ -63,15 +63,72 @@ def reveal(value: str | Secret | None) -> str | None:
     return value
 
 
+def redact_url(url: str) -> str:
+    """``url`` fit to print: the password of the user-info part and the whole query (which
+    may carry keys, e.g. ``?apikey=...``) masked; scheme, user, host, port and path kept."""
+    from urllib.parse import urlsplit  # not at import: listing connectors never needs it
+
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:  # a malformed authority: show nothing of it
+        return f"{url.partition('://')[0]}://{REDACTED}"
+    if password is None and not parts.query:
+        return url  # nothing to mask: the URL exactly as given (``sqlite:///x`` included)
+    if password is not None:
+        user, _, host = parts.netloc.rpartition("@")
+        name = user.partition(":")[0]
+        parts = parts._replace(netloc=f"{name}:{REDACTED}@{host}")
+    if parts.query:
+        parts = parts._replace(query=REDACTED)
+    return parts.geturl()
+
+
+def redact_text(text: str) -> str:
+    """A string fit to print: URLs and JSON documents inside it lose their credentials.
+
+    A subscribe message written as JSON text (``'{"op": "auth", "token": "..."}'``) is
+    masked like the same message written as a mapping.
+    """
+    stripped = text.strip()
+    if stripped[:1] in ("{", "[") and _SECRET_KEY.search(stripped):
+        import json
+
+        try:
+            return json.dumps(redact(json.loads(stripped)))
+        except (ValueError, RecursionError):
+            return REDACTED
+    if "://" in text:
+        return redact_url(text)
+    return text
+
+
 def redact(value: Any) -> Any:
-    """A deep copy of ``value`` fit to print: secrets and credential keys are masked."""
+    """A deep copy of ``value`` fit to print: the one redaction rule for config dumps,
+    reprs, logs and error messages.
+
+    Masked: :class:`Secret` values; the value of every credential-named key, whatever its
+    type (a key written as a number in YAML too); URL passwords and query strings; the
+    same inside lists, mappings and JSON text, at any depth.
+    """
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Mapping):
         return {
-            k: (REDACTED if isinstance(k, str) and is_secret_key(k) and v else redact(v))
+            k: (
+                REDACTED
+                if isinstance(k, str) and is_secret_key(k) and value_given(v)
+                else redact(v)
+            )
             for k, v in value.items()
         }
     if isinstance(value, list | tuple):
         return [redact(v) for v in value]
+    if isinstance(value, str):
+        return redact_text(value)
     return value
+
+
+def value_given(value: Any) -> bool:
+    """True unless ``value`` is absent (None or empty text): what a secret key masks."""
+    return value is not None and value != ""

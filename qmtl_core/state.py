@@ -23,10 +23,10 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
-from urllib.parse import SplitResult, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 from qmtl_core.errors import ConfigError
-from qmtl_core.redaction import REDACTED
+from qmtl_core.redaction import redact_url
 
 if TYPE_CHECKING:
     import redis
@@ -53,18 +53,6 @@ class StateURL:
 
     def __repr__(self) -> str:
         return f"StateURL({redact_url(self.url)!r})"
-
-
-def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***``, for messages and dumps."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port is not None else ""
-    netloc = f"{user}:{REDACTED}@{host}{port}"
-    return SplitResult(parts.scheme, netloc, parts.path, parts.query, parts.fragment).geturl()
 
 
 def parse_state_url(url: str, *, base_dir: str | os.PathLike[str] | None = None) -> StateURL:

@@ -9,7 +9,8 @@ import pytest
 import redis
 
 from qmtl_core.errors import ConfigError
-from qmtl_core.state import open_redis, open_sqlite, parse_state_url, redact_url
+from qmtl_core.redaction import redact_url
+from qmtl_core.state import open_redis, open_sqlite, parse_state_url
 from qmtl_core.testing.redis_server import free_port
 
 

@@ -200,6 +200,6 @@ class OrderJournal(ABC):
         self.close()
 
     def __repr__(self) -> str:
-        from qmtl_core.state import redact_url
+        from qmtl_core.redaction import redact_url
 
         return f"{type(self).__name__}({redact_url(self.url)!r})"

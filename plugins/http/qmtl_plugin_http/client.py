@@ -18,9 +18,8 @@ from qmtl_core.brokerage import BaseBrokerageClient, Capabilities, OcoSupport
 from qmtl_core.errors import RequestNotSent, TransientError, VenueProtocolError
 from qmtl_core.execution import RetryPolicy
 from qmtl_core.journal import OrderJournal
-from qmtl_core.options import display_url
 from qmtl_core.orders import Order, OrderAck, OrderType
-from qmtl_core.redaction import REDACTED, Secret
+from qmtl_core.redaction import REDACTED, Secret, redact_url
 from qmtl_plugin_http.config import HttpBrokerageConfig
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
 from qmtl_plugin_http.transport import Transport
@@ -89,7 +88,7 @@ class TradeExecutionService(BaseBrokerageClient):
         self.url = config.orders_url
         self.retry_policy = RetryPolicy(max_retries=config.max_retries, backoff=config.backoff)
         self._token = config.token
-        self._display = display_url(self.url)
+        self._display = redact_url(self.url)
         self._transport = Transport(self.url)
         parts = urlsplit(self.url)
         venue = f"{parts.scheme}://{parts.hostname}:{parts.port or ''}"

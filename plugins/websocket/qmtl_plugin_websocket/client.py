@@ -23,7 +23,7 @@ import websocket
 
 from qmtl_core import runtime
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
-from qmtl_core.redaction import Secret
+from qmtl_core.redaction import Secret, redact_url
 from qmtl_plugin_websocket.framing import BINARY, CLOSE, PING, TEXT, FrameReader, ProtocolViolation
 
 #: Bytes read from the socket at once; frames are then cut out of them in memory.
@@ -36,25 +36,13 @@ def parse_url(url: str) -> SplitResult:
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise ConfigError(
-            f"expected a ws:// or wss:// URL with a host, got {display_url(url)!r}", key="url"
+            f"expected a ws:// or wss:// URL with a host, got {redact_url(url)!r}", key="url"
         )
     try:
         parts.port  # noqa: B018 - validates the port
     except ValueError as exc:
-        raise ConfigError(f"invalid port in {display_url(url)!r}: {exc}", key="url") from None
+        raise ConfigError(f"invalid port in {redact_url(url)!r}: {exc}", key="url") from None
     return parts
-
-
-def display_url(url: str) -> str:
-    """``url`` fit for logs and errors: no user info, and the query (which may hold keys) masked."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        port = ":?"
-    query = "?***" if parts.query else ""
-    return f"{parts.scheme}://{host}{port}{parts.path}{query}"
 
 
 def _reveal(value: object) -> str:
@@ -101,7 +89,7 @@ class WebSocketClient:
         self.phase = "new"
 
     def __repr__(self) -> str:
-        return f"WebSocketClient({display_url(self.url)!r}, phase={self.phase!r})"
+        return f"WebSocketClient({redact_url(self.url)!r}, phase={self.phase!r})"
 
     def connect(self) -> None:
         """Open the connection; ``FeedAuthenticationError`` on 401/403, else ``FeedError``."""
@@ -116,7 +104,7 @@ class WebSocketClient:
         # json.loads validates the text anyway: no UTF-8 check in pure Python first.
         ws = websocket.WebSocket(skip_utf8_validation=True)
         headers = {"Authorization": f"Bearer {self._token.reveal()}"} if self._token else {}
-        where = display_url(self.url)
+        where = redact_url(self.url)
         try:
             ws.connect(  # type: ignore[no-untyped-call]
                 self.url,
@@ -150,7 +138,7 @@ class WebSocketClient:
         try:
             self._require().send(text)
         except (OSError, websocket.WebSocketException) as exc:
-            raise FeedError(f"{display_url(self.url)}: send failed: {exc}") from exc
+            raise FeedError(f"{redact_url(self.url)}: send failed: {exc}") from exc
 
     def receive(self) -> bytes:
         """The payload of the next text or binary message.
@@ -160,7 +148,7 @@ class WebSocketClient:
         outside this call does not count against the peer. Pings are answered here.
         """
         frames = self._frames
-        where = display_url(self.url)
+        where = redact_url(self.url)
         quiet_since = time.monotonic()
         ping_sent: float | None = None
         while True:
@@ -191,15 +179,15 @@ class WebSocketClient:
         """One socket read of up to ``READ_CHUNK`` bytes; None after a quiet tick."""
         sock = self._require().sock
         if sock is None:
-            raise FeedError(f"{display_url(self.url)}: not connected")
+            raise FeedError(f"{redact_url(self.url)}: not connected")
         try:
             data: bytes = sock.recv(READ_CHUNK)
         except TimeoutError:
             return None
         except OSError as exc:
-            raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
+            raise FeedError(f"{redact_url(self.url)}: connection lost: {exc}") from exc
         if not data:
-            raise FeedError(f"{display_url(self.url)}: connection lost: the peer closed it")
+            raise FeedError(f"{redact_url(self.url)}: connection lost: the peer closed it")
         return data
 
     def _reply(self, opcode: int, payload: bytes = b"") -> None:
@@ -211,7 +199,7 @@ class WebSocketClient:
             else:
                 ws.send_close()
         except (OSError, websocket.WebSocketException) as exc:
-            raise FeedError(f"{display_url(self.url)}: connection lost: {exc}") from exc
+            raise FeedError(f"{redact_url(self.url)}: connection lost: {exc}") from exc
 
     def abort(self) -> None:
         """Interrupt the owning thread and end the connection; safe from any thread."""
@@ -252,7 +240,7 @@ class WebSocketClient:
     def _require(self) -> websocket.WebSocket:
         ws = self._ws
         if ws is None:
-            raise FeedError(f"{display_url(self.url)}: not connected")
+            raise FeedError(f"{redact_url(self.url)}: not connected")
         return ws
 
     def _settings(self) -> tuple[float, float]:
@@ -273,7 +261,7 @@ class WebSocketClient:
         """After a read timed out: ping, or give up on a silent peer. Returns the ping time."""
         ping_interval, recv_timeout = self._settings()
         now = time.monotonic()
-        where = display_url(self.url)
+        where = redact_url(self.url)
         if now - quiet_since >= recv_timeout:
             raise FeedError(f"{where}: no frame for {now - quiet_since:.2f}s, the peer is silent")
         if ping_sent is not None:
@@ -294,7 +282,7 @@ class WebSocketClient:
         host = self._parts.hostname or ""
         secure = self._parts.scheme == "wss"
         port = self._parts.port or (443 if secure else 80)
-        where = display_url(self.url)
+        where = redact_url(self.url)
         try:
             addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except OSError as exc:

@@ -20,8 +20,8 @@ from typing import Any, Final, Self
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
-from qmtl_core.redaction import Secret
-from qmtl_plugin_websocket.client import WebSocketClient, display_url
+from qmtl_core.redaction import Secret, redact_url
+from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.config import WebSocketFeedConfig
 from qmtl_plugin_websocket.frames import decode_frame
 from qmtl_plugin_websocket.handoff import Handoff
@@ -189,7 +189,7 @@ class WebSocketFeed:
         self.subscribe = config.subscribe
         self.queue_size = config.queue_size
         self._token = config.token
-        self._where = display_url(config.url)
+        self._where = redact_url(config.url)
         self.state = "new"
         self.error: FeedError | None = None
         self._run: _Run | None = None

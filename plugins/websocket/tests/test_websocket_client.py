@@ -10,9 +10,9 @@ import time
 import pytest
 
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
-from qmtl_core.redaction import Secret
+from qmtl_core.redaction import Secret, redact_url
 from qmtl_core.testing import wait_until as wait_for
-from qmtl_plugin_websocket.client import WebSocketClient, display_url
+from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.gateway import Gateway
 
 from .conftest import TOKEN, Background
@@ -82,8 +82,8 @@ def test_a_bad_url_is_a_config_error_naming_url(url: str) -> None:
 
 
 def test_urls_in_messages_hide_user_info_and_query() -> None:
-    shown = display_url("wss://user:pw@venue.example:9443/ws?apikey=k1")
-    assert shown == "wss://venue.example:9443/ws?***"
+    shown = redact_url("wss://user:pw@venue.example:9443/ws?apikey=k1")
+    assert shown == "wss://user:***@venue.example:9443/ws?***"
 
 
 def test_a_quiet_peer_that_answers_pings_stays_connected(gateway: Gateway) -> None:

@@ -188,4 +188,4 @@ def test_repr_and_errors_never_show_the_token_or_url_secrets() -> None:
     )
     shown = repr(feed)
     assert "jwt-secret" not in shown and "k-1" not in shown and "pw" not in shown
-    assert shown == "WebSocketFeed('wss://venue.example/ws?***', state='new')"
+    assert shown == "WebSocketFeed('wss://user:***@venue.example/ws?***', state='new')"

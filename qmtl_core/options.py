@@ -162,8 +162,8 @@ class Option:
             raise ValueError(
                 f"expected {self.type_name}, got {type(value).__name__} {self._shown(value)}"
             )
-        if kind is float and math.isnan(value):
-            raise ValueError("expected a number, got NaN")
+        if kind is float and not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value}")
         if kind is str and self.secret:
             return Secret(value)
         return value

@@ -177,3 +177,13 @@ def test_generated_yaml_files_give_only_config_errors(
         pass
     _, output = check_cli(path)
     assert "Traceback" not in output
+
+
+@pytest.mark.parametrize("value", ["1e999999", ".inf", "-.inf", ".nan"])
+def test_non_finite_numbers_are_refused_by_check(value: str, tmp_path: Path) -> None:
+    path = tmp_path / "qmtl.yml"
+    path.write_text(f"connectors:\n  broker_url: http://127.0.0.1:1/o\n  trade_backoff: {value}\n")
+    with pytest.raises(ConfigError) as info:
+        parse_connectors(path)
+    assert info.value.key == "connectors.trade_backoff"
+    assert "finite" in str(info.value)

@@ -34,6 +34,7 @@ from qmtl_core.errors import (
     OrderRejected,
     OrderValidationError,
     TransientError,
+    VenueProtocolError,
 )
 from qmtl_core.execution import RetryPolicy, call_with_retries
 from qmtl_core.journal import OrderJournal
@@ -184,7 +185,14 @@ class CcxtClient(BaseBrokerageClient):
             if existing is None:
                 raise TransientError(str(exc), ambiguous=True) from None
             return existing
-        return self._ack(created, order.symbol, order.client_order_id, OrderStatus.NEW)
+        try:
+            return self._ack(created, order.symbol, order.client_order_id, OrderStatus.NEW)
+        except VenueProtocolError as exc:
+            # The venue took the request but its answer is not an order: the order may
+            # be live, so it is looked up by its client id before anything is re-sent.
+            raise TransientError(
+                f"{exc}; looking order {order.client_order_id} up", ambiguous=True
+            ) from exc
 
     def _lookup(self, order: Order) -> OrderAck | None:
         coid = order.client_order_id

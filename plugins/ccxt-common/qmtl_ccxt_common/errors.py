@@ -31,6 +31,10 @@ DUPLICATE_CLIENT_ID_MESSAGES = ("duplicate order sent", "clientorderid is duplic
 #: Binance's "too much request weight" (-1003) and "too many new orders" (-1015): the
 #: order was not placed, whatever ccxt class a product maps them to.
 RATE_LIMIT_CODES = frozenset({"-1003", "-1015"})
+#: Binance's "API-key format invalid" (-2014) and "Invalid API-key, IP, or permissions"
+#: (-2015): refused credentials, whatever ccxt maps them to (after one successful call
+#: ccxt reports -2015 as a temporary IP ban; retrying a revoked key helps nobody).
+AUTH_CODES = frozenset({"-2014", "-2015"})
 
 
 def venue_payload(error: BaseException, body: str | None = None) -> dict[str, Any]:
@@ -88,6 +92,8 @@ def translate(
     code = venue_code(payload)
     detail = str(payload.get("msg") or error)
     message = scrub(f"{venue} {action} failed: {detail} ({kind}{f', code {code}' if code else ''})")
+    if code in AUTH_CODES:
+        return AuthenticationError(message)
     if isinstance(error, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or code in RATE_LIMIT_CODES:
         return RateLimited(message, retry_after=retry_after)
     if isinstance(error, ccxt.InvalidNonce):
@@ -97,6 +103,10 @@ def translate(
         return TransientError(message, ambiguous=placing)
     if isinstance(error, ccxt.AuthenticationError):
         return AuthenticationError(message)
+    if placing and isinstance(error, ccxt.BadResponse):
+        # The venue answered an order placement with something that is not an answer:
+        # the order may well be live, so it must be looked up, never called a rejection.
+        return TransientError(message, ambiguous=True)
     if isinstance(error, ccxt.OrderNotFound):
         return OrderNotFound(message, raw=payload)
     if isinstance(error, ccxt.ExchangeError):

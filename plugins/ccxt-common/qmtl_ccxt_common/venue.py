@@ -21,7 +21,13 @@ from qmtl_ccxt_common.errors import translate
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
 from qmtl_core import runtime
-from qmtl_core.errors import BrokerageError, ConfigError, RateLimited
+from qmtl_core.errors import (
+    BrokerageError,
+    ConfigError,
+    RateLimited,
+    TransientError,
+    VenueProtocolError,
+)
 from qmtl_core.redaction import Secret, reveal
 
 T = TypeVar("T")
@@ -61,6 +67,12 @@ class Venue:
                 raise error from None
             except ccxt.BaseError as exc:
                 raise self._translate(action, exc, placing) from None
+            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
+                # ccxt's parser met an answer that is not what the venue documents.
+                message = self.scrub(f"{self.id} {action}: unreadable answer ({exc!r})")
+                if placing:  # the order may be live: look it up, never guess
+                    raise TransientError(message, ambiguous=True) from None
+                raise VenueProtocolError(message) from None
 
     def _translate(self, action: str, exc: ccxt.BaseError, placing: bool) -> BrokerageError:
         error = translate(

@@ -165,3 +165,25 @@ def test_requests_outside_the_recording_fail_instead_of_reaching_the_network() -
             with pytest.raises(ccxt.NetworkError):
                 client.exchange.fetch_order_book("BTC/USDT")
             assert venue.unmatched()
+
+
+@pytest.mark.parametrize("garbage", ["not_json", "empty_object", "empty_list"])
+def test_a_placed_order_answered_with_garbage_is_looked_up_not_called_an_error(
+    client: CcxtBrokerageClient, venue: BinanceReplay, garbage: str
+) -> None:
+    venue.fail_next("POST", "order", garbage, landed=True)
+    ack = client.post_order(ORDER)
+    assert ack.id == str(venue.order("fault-case-1").order_id)
+    assert ack.status is OrderStatus.NEW
+    assert len(venue.sent("POST", "order")) == 1  # found by its client id, not re-sent
+    assert len(venue.orders) == 1
+
+
+def test_a_key_revoked_mid_session_is_an_authentication_error_not_a_rate_limit(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    client.post_order(ORDER)  # the key worked once: ccxt now reads -2015 as an IP ban
+    venue.fail_next("POST", "order", "invalidApiKey")
+    with pytest.raises(AuthenticationError):
+        client.post_order(ORDER | {"client_order_id": "fault-case-2"})
+    assert len(venue.sent("POST", "order")) == 2  # refused once, not retried

@@ -68,6 +68,13 @@ TRANSPORT_FAULTS: Mapping[str, Callable[[], Exception]] = {
         "Connection aborted. (recorded fault)"
     ),
 }
+#: Answers that are not what the venue documents: HTTP 200 with a body no order parser
+#: can read (a proxy's error page, a truncated answer).
+GARBAGE_ANSWERS: Mapping[str, str] = {
+    "not_json": "{not json",
+    "empty_object": "{}",
+    "empty_list": "[]",
+}
 _UNMATCHED = "Connection refused by Responses"
 R = TypeVar("R", bound="BinanceReplay")
 Handler = Callable[["SeenRequest"], Any]
@@ -219,12 +226,14 @@ class BinanceReplay:
     ) -> None:
         """Answer the next ``method name`` request (e.g. "POST", "order") with a fault.
 
-        ``kind`` is a recorded error ("insufficientBalance", "tooManyRequests" ...) or
-        "timeout"/"disconnect"; ``landed=True`` applies the request first, so the
-        order exists although its answer was lost.
+        ``kind`` is a recorded error ("insufficientBalance", "tooManyRequests" ...),
+        "timeout"/"disconnect", or a garbage 200 answer ("not_json", "empty_object",
+        "empty_list"); ``landed=True`` applies the request first, so the order exists
+        although its answer was lost.
         """
-        if kind not in TRANSPORT_FAULTS and kind not in self.data["errors"]:
-            known = sorted([*TRANSPORT_FAULTS, *self.data["errors"]])
+        kinds = (TRANSPORT_FAULTS, GARBAGE_ANSWERS, self.data["errors"])
+        if not any(kind in known for known in kinds):
+            known = sorted([name for names in kinds for name in names])
             raise ValueError(f"unknown fault {kind!r}; known: {', '.join(known)}")
         with self._lock:
             self._faults[(method, name)].append(Fault(kind, landed, retry_after))
@@ -351,6 +360,8 @@ class BinanceReplay:
     def _fault(self, fault: Fault) -> Any:
         if fault.kind in TRANSPORT_FAULTS:
             return TRANSPORT_FAULTS[fault.kind]()
+        if fault.kind in GARBAGE_ANSWERS:
+            return 200, {}, GARBAGE_ANSWERS[fault.kind]
         status, headers, body = self._error(fault.kind)
         if fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from qmtl_core import runtime
 from qmtl_core.errors import (
     AuthenticationError,
     OrderNotCancelable,
@@ -43,8 +44,6 @@ from qmtl_core.redaction import Secret
 if TYPE_CHECKING:
     from qmtl_core.journal import JournalEntry, OrderJournal
 
-#: Last statuses a client remembers (for ``status_changed`` events); oldest go first.
-MAX_TRACKED_ORDERS = 100_000
 log = logging.getLogger("qmtl_core.brokerage")
 
 
@@ -279,7 +278,7 @@ class BaseBrokerageClient(ABC):
         with self._status_lock:
             before = self._last_status.pop(ack.client_order_id, None)
             self._last_status[ack.client_order_id] = ack.status
-            if len(self._last_status) > MAX_TRACKED_ORDERS:
+            while len(self._last_status) > runtime.MAX_COMPLETED_ORDERS:
                 self._last_status.popitem(last=False)
         return before
 

@@ -34,3 +34,8 @@ JOURNAL_LEASE_SECONDS: float = 15.0
 #: Reconciliation concludes "not placed" from a lookup that finds nothing only for an
 #: entry untouched this long: a request of a crashed sender may still be on its way.
 RECONCILE_SETTLE_SECONDS: float = 10.0
+
+#: Completed orders each client, paper engine and in-memory journal keeps in memory;
+#: older ones leave, so a week-long process stays bounded. What must survive a restart
+#: lives in the journal (``connectors: state:``), not here.
+MAX_COMPLETED_ORDERS: int = 100_000

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from qmtl_core import open_journal
+from qmtl_core import open_journal, runtime
 from qmtl_core.journal import EntryState, OrderJournal, sqlite_backend
 from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
 from qmtl_core.testing import wait_until
@@ -154,7 +154,7 @@ def test_an_expired_lease_makes_the_owner_gone(url: str, monkeypatch: pytest.Mon
 
 
 def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sqlite_backend, "MEMORY_MAX_ENTRIES", 50)
+    monkeypatch.setattr(runtime, "MAX_COMPLETED_ORDERS", 50)
     monkeypatch.setattr(sqlite_backend, "_PRUNE_EVERY", 10)
     with open_journal("memory://") as journal:
         for i in range(300):

@@ -25,6 +25,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from qmtl_core import runtime
 from qmtl_core.journal.base import OrderJournal
 from qmtl_core.journal.model import (
     UNRESOLVED,
@@ -85,8 +86,6 @@ _ENTRY_COLUMNS = (
     "updated, reason"
 )
 _UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
-#: memory:// keeps at most this many resolved entries (and events); older ones go.
-MEMORY_MAX_ENTRIES = 100_000
 _PRUNE_EVERY = 1_000
 
 
@@ -365,7 +364,7 @@ class SqliteJournal(OrderJournal):
 
     def _prune(self) -> None:
         """Drop expired content keys; in memory, also the oldest resolved entries and
-        events beyond ``MEMORY_MAX_ENTRIES``, so a long run stays bounded."""
+        events beyond ``runtime.MAX_COMPLETED_ORDERS``, so a long run stays bounded."""
         with self._transaction(durable=False) as cur:
             cur.execute("DELETE FROM qmtl_journal_keys WHERE expires <= ?", (time.time(),))
             if not self._memory:
@@ -374,12 +373,12 @@ class SqliteJournal(OrderJournal):
                 "DELETE FROM qmtl_journal_entries WHERE client_order_id IN ("
                 "SELECT client_order_id FROM qmtl_journal_entries "
                 f"WHERE state NOT IN {_UNRESOLVED_SQL} ORDER BY created DESC LIMIT -1 OFFSET ?)",
-                (MEMORY_MAX_ENTRIES,),
+                (runtime.MAX_COMPLETED_ORDERS,),
             )
             cur.execute(
                 "DELETE FROM qmtl_journal_events WHERE id <= "
                 "(SELECT MAX(id) FROM qmtl_journal_events) - ?",
-                (MEMORY_MAX_ENTRIES,),
+                (runtime.MAX_COMPLETED_ORDERS,),
             )
 
     def _close_store(self) -> None:

@@ -11,6 +11,8 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from qmtl_core import runtime
+
 
 @dataclass(frozen=True)
 class OrderRef:
@@ -21,10 +23,9 @@ class OrderRef:
 class OrderRefs:
     """Order id or client id -> :class:`OrderRef`, bounded, thread-safe."""
 
-    def __init__(self, max_entries: int = 100_000) -> None:
+    def __init__(self) -> None:
         self._entries: OrderedDict[str, OrderRef] = OrderedDict()
         self._client_ids: set[str] = set()
-        self._max = max_entries
         self._lock = threading.Lock()
 
     def remember(self, symbol: str, *, order_id: str | None, client_order_id: str | None) -> None:
@@ -36,7 +37,8 @@ class OrderRefs:
                     self._entries.move_to_end(key)
             if client_order_id:
                 self._client_ids.add(client_order_id)
-            while len(self._entries) > self._max:
+            # Two keys per order (its id and client id), bounded like every order cache.
+            while len(self._entries) > 2 * runtime.MAX_COMPLETED_ORDERS:
                 oldest, _ = self._entries.popitem(last=False)
                 self._client_ids.discard(oldest)
 

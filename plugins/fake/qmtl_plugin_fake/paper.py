@@ -11,11 +11,13 @@ from __future__ import annotations
 import itertools
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+from qmtl_core import runtime
 from qmtl_core.errors import OrderNotCancelable, OrderNotFound, OrderRejected
 from qmtl_core.orders import (
     Order,
@@ -75,6 +77,9 @@ class PaperEngine:
         self._prices: dict[str, Decimal] = {}
         self._orders: dict[str, _PaperOrder] = {}
         self._by_client_id: dict[str, str] = {}
+        # Completed orders, oldest first: beyond ``runtime.MAX_COMPLETED_ORDERS`` they
+        # are forgotten, so a week-long paper run stays bounded.
+        self._completed: OrderedDict[str, None] = OrderedDict()
         self._ids = itertools.count(1)
         self._id_prefix = id_prefix
         for symbol, price in (prices or {}).items():
@@ -218,3 +223,13 @@ class PaperEngine:
     def _set(self, entry: _PaperOrder, status: OrderStatus) -> None:
         entry.status = status
         entry.updated_at = time.time()
+        if status.is_complete:
+            self._completed[entry.id] = None
+            while len(self._completed) > runtime.MAX_COMPLETED_ORDERS:
+                self._forget(self._completed.popitem(last=False)[0])
+
+    def _forget(self, order_id: str) -> None:
+        entry = self._orders.pop(order_id)
+        coid = entry.order.client_order_id
+        if self._by_client_id.get(coid) == order_id:
+            del self._by_client_id[coid]

@@ -8,9 +8,6 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import requests
@@ -18,44 +15,7 @@ import requests
 from qmtl_core import OrderStatus
 from qmtl_plugin_http.client import HttpBrokerageClient
 
-from .conftest import limit
-
-CLI = Path(sys.executable).with_name("qmtl-connectors")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def lines_of(proc: subprocess.Popen[str]) -> queue.Queue[str]:
-    """The process's stdout, line by line, readable with a timeout."""
-    lines: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            lines.put(line.rstrip("\n"))
-
-    threading.Thread(target=pump, daemon=True).start()
-    return lines
-
-
-@pytest.fixture
-def served() -> Iterator[tuple[subprocess.Popen[str], queue.Queue[str], int]]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [str(CLI), "serve-broker", "--port", str(port), "--price", "BTC/USDT=50000"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        yield proc, lines_of(proc), port
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(10)
+from .conftest import CLI, limit
 
 
 def test_serve_broker_serves_orders_until_sigterm(

@@ -31,6 +31,8 @@ STRICT_ENV = "QMTL_STRICT_PLUGINS"
 
 @dataclass(frozen=True)
 class LoadedPlugin:
+    """A plugin that loaded: its entry point and the distribution that declares it."""
+
     name: str
     entry_point: str
     distribution: str | None
@@ -39,6 +41,8 @@ class LoadedPlugin:
 
 @dataclass(frozen=True)
 class PluginFailure:
+    """A plugin that failed to import, register or validate, and why (shown by the CLI)."""
+
     name: str
     entry_point: str
     distribution: str | None

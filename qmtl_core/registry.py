@@ -63,6 +63,8 @@ class ConnectorSpec:
 
 @dataclass(frozen=True)
 class Export:
+    """A public name a plugin makes importable from ``qmtl_core``, and where it lives."""
+
     name: str
     target: Factory
     plugin: str

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import runpy
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,6 +143,8 @@ def _examples_dir(given: str | None) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    import runpy
+
     examples = _examples_dir(args.examples)
     sys.argv = [str(examples / "demo.py")]
     runpy.run_path(str(examples / "demo.py"), run_name="__main__")

@@ -34,6 +34,8 @@ log = logging.getLogger("qmtl_core.events")
 
 @dataclass(frozen=True)
 class OrderEvent:
+    """One step of an order's life, as observers receive it (``qmtl_order_event``)."""
+
     kind: OrderEventKind
     connector: str
     client_order_id: str
@@ -43,6 +45,8 @@ class OrderEvent:
 
 @dataclass(frozen=True)
 class FeedEvent:
+    """One change in a live feed's state, as observers receive it (``qmtl_feed_event``)."""
+
     kind: FeedEventKind
     feed: str
     data: Mapping[str, Any] = field(default_factory=dict)

@@ -16,7 +16,6 @@ listing stays fast), and the validator is this one file.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import functools
 import math
 import types
@@ -226,6 +225,9 @@ def number(name: str, value: Any, *, positive: bool, unit: str = "number") -> fl
 
 
 def did_you_mean(word: str, choices: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the choice closest to ``word``, or ``""``."""
+    import difflib  # only a mistake needs it, not every start
+
     match = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     return f"; did you mean '{match[0]}'?" if match else ""
 

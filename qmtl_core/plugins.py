@@ -13,10 +13,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import importlib_metadata
 import pluggy
 
 from qmtl_core import hookspecs
+from qmtl_core.entry_points import EntryPoint, installed
 from qmtl_core.errors import PluginError
 from qmtl_core.events import LoggingObserver
 
@@ -31,6 +31,8 @@ STRICT_ENV = "QMTL_STRICT_PLUGINS"
 
 @dataclass(frozen=True)
 class LoadedPlugin:
+    """A plugin that loaded: its entry point and the distribution that declares it."""
+
     name: str
     entry_point: str
     distribution: str | None
@@ -39,6 +41,8 @@ class LoadedPlugin:
 
 @dataclass(frozen=True)
 class PluginFailure:
+    """A plugin that failed to import, register or validate, and why (shown by the CLI)."""
+
     name: str
     entry_point: str
     distribution: str | None
@@ -71,7 +75,7 @@ def _names(value: str | None) -> set[str] | None:
     return {part.strip() for part in value.split(",") if part.strip()}
 
 
-def _selected(ep: importlib_metadata.EntryPoint, allow: set[str] | None, block: set[str]) -> bool:
+def _selected(ep: EntryPoint, allow: set[str] | None, block: set[str]) -> bool:
     ids = {ep.name}
     if ep.dist is not None:
         ids.add(ep.dist.name)
@@ -83,7 +87,7 @@ def _selected(ep: importlib_metadata.EntryPoint, allow: set[str] | None, block: 
 def make_plugin_manager(
     *,
     env: Mapping[str, str] | None = None,
-    entry_points: Iterable[importlib_metadata.EntryPoint] | None = None,
+    entry_points: Iterable[EntryPoint] | None = None,
 ) -> PluginSet:
     """Build a fresh plugin manager from the installed entry points."""
     env = os.environ if env is None else env
@@ -93,14 +97,14 @@ def make_plugin_manager(
     plugins = PluginSet(manager, strict=env.get(STRICT_ENV, "") not in ("", "0", "false"))
     allow, block = _names(env.get(LOAD_ENV)), _names(env.get(DISABLE_ENV)) or set()
     if entry_points is None:
-        entry_points = importlib_metadata.entry_points(group=hookspecs.ENTRY_POINT_GROUP)
+        entry_points = installed(hookspecs.ENTRY_POINT_GROUP)
     for ep in sorted(entry_points, key=lambda e: e.name):
         if _selected(ep, allow, block):
             _load_one(plugins, ep)
     return plugins
 
 
-def _load_one(plugins: PluginSet, ep: importlib_metadata.EntryPoint) -> None:
+def _load_one(plugins: PluginSet, ep: EntryPoint) -> None:
     dist = ep.dist.name if ep.dist is not None else None
     version = ep.dist.version if ep.dist is not None else None
     if plugins.plugin(ep.name) is not None:
@@ -133,7 +137,7 @@ def provider_hint(what: str) -> str:
     """``"; it is provided by <dist>: pip install <dist>"`` for an installed distribution
     whose ``qmtl.provides`` metadata lists ``what`` (e.g. ``"feed:websocket"``) but whose
     plugin is not loaded (blocked, or failed); ``""`` when none does."""
-    for ep in importlib_metadata.entry_points(group=PROVIDES_GROUP, name=what):
+    for ep in installed(PROVIDES_GROUP, what):
         if ep.dist is not None:
             dist = ep.dist.name
             return (

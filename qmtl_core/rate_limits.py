@@ -11,7 +11,6 @@ budget itself lives in :mod:`qmtl_core.rate_budget`.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -113,6 +112,8 @@ class RateLimitConfig(ConnectorConfig):
 
 def key_fingerprint(key: str | Secret | None) -> str:
     """12 hex digits of SHA-256 of an API key: names an account without showing the key."""
+    import hashlib  # not at import: loading OpenSSL would slow every CLI start
+
     plain = reveal(key) or ""
     return hashlib.sha256(plain.encode()).hexdigest()[:12]
 

@@ -11,11 +11,11 @@ standing in for each kind in ``dryrun``, the seed's flat ``connectors:`` keys
 from __future__ import annotations
 
 import functools
-import importlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
+from qmtl_core.entry_points import resolve
 from qmtl_core.errors import PluginError, UnknownConnectorError
 from qmtl_core.events import Events
 from qmtl_core.options import ConnectorConfig, Locator, Option, did_you_mean
@@ -30,17 +30,6 @@ FEED_CALLBACKS = ("on_message", "on_error", "on_reconnect")
 @dataclass(frozen=True, kw_only=True)
 class NoOptions(ConnectorConfig):
     """The config of a connector that takes no options."""
-
-
-def resolve(target: Factory) -> Any:
-    """Import a ``"module:attr"`` string; pass anything else through."""
-    if not isinstance(target, str):
-        return target
-    module_name, _, attr = target.partition(":")
-    obj: Any = importlib.import_module(module_name)
-    for part in attr.split(".") if attr else ():
-        obj = getattr(obj, part)
-    return obj
 
 
 @dataclass(frozen=True)
@@ -74,6 +63,8 @@ class ConnectorSpec:
 
 @dataclass(frozen=True)
 class Export:
+    """A public name a plugin makes importable from ``qmtl_core``, and where it lives."""
+
     name: str
     target: Factory
     plugin: str

@@ -1,18 +1,21 @@
-"""``qmtl-connectors serve-broker``: run the reference broker server until interrupted."""
+"""``qmtl-connectors serve-broker``: run the reference broker server until interrupted.
+
+The command is declared on every CLI start (even ``qmtl-connectors plugins``), so this
+module imports only argparse; what running it needs is imported when it runs.
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
-from decimal import Decimal
-from types import FrameType
 from typing import TYPE_CHECKING
 
 from qmtl_core.plugins import load_extra
 
 if TYPE_CHECKING:
+    from decimal import Decimal
+    from types import FrameType
+
     from qmtl_core.rate_limits import Limit
 
 #: Pools the reference broker can limit (see ``--rate-limit``).
@@ -22,7 +25,8 @@ _PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
 
 
 def _price(text: str) -> tuple[str, Decimal]:
-    # Imported here: the command is registered on every CLI start, orders are not needed.
+    from decimal import Decimal
+
     from qmtl_core.errors import OrderValidationError
     from qmtl_core.orders import to_decimal
 
@@ -80,6 +84,9 @@ def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
 
 def serve_broker(args: argparse.Namespace) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly and return 0."""
+    import signal
+    import threading
+
     server_class = load_extra("qmtl_plugin_http.server:BrokerServer", "qmtl-plugin-http[server]")
     done = threading.Event()
 

@@ -34,3 +34,9 @@ JOURNAL_LEASE_SECONDS: float = 15.0
 #: Reconciliation concludes "not placed" from a lookup that finds nothing only for an
 #: entry untouched this long: a request of a crashed sender may still be on its way.
 RECONCILE_SETTLE_SECONDS: float = 10.0
+
+#: Worker threads of the bounded pool async clients use for blocking I/O (journal and
+#: rate budget stores, venue calls of connectors without a native async library).
+#: Bounded so that a burst of orders cannot spawn a thread each; read when the pool is
+#: first created.
+ASYNC_IO_THREADS: int = 32

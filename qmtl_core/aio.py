@@ -57,10 +57,19 @@ def io_executor() -> ThreadPoolExecutor:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = ThreadPoolExecutor(
-                max_workers=runtime.ASYNC_IO_THREADS, thread_name_prefix="qmtl-aio"
-            )
+            _shared = started_pool(runtime.ASYNC_IO_THREADS)
         return _shared
+
+
+def started_pool(workers: int) -> ThreadPoolExecutor:
+    """A thread pool whose ``workers`` threads all run already: a pool that starts its
+    threads on demand starts them on the event loop, and starting a thread waits for
+    it to run (many milliseconds while other threads hold the interpreter lock)."""
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="qmtl-aio")
+    barrier = threading.Barrier(workers)
+    for future in [pool.submit(barrier.wait) for _ in range(workers)]:
+        future.result()
+    return pool
 
 
 @runtime_checkable

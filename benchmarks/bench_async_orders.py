@@ -128,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--orders must be >= {max(CONCURRENCY)}")
     logging.getLogger("urllib3").setLevel(logging.ERROR)  # "pool is full" at 100 threads
 
-    broker = subprocess.Popen(  # noqa: S603 - this interpreter on a module of ours
+    broker = subprocess.Popen(
         [sys.executable, "-m", "qmtl_plugin_http.child"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

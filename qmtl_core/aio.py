@@ -28,7 +28,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import Executor, ThreadPoolExecutor
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
@@ -39,6 +39,7 @@ from qmtl_core.brokerage import (
     Capabilities,
     OrderInput,
     OrderRefInput,
+    SupportsLinkedOco,
 )
 from qmtl_core.journal import JournalEntry
 from qmtl_core.orders import Order, OrderAck
@@ -189,10 +190,10 @@ class AsyncBrokerage:
 
     async def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]:
         """Both legs in one call, for clients that link OCO legs themselves."""
-        place: Callable[[Order, Order], tuple[OrderAck, OrderAck]] = getattr(
-            self.client, "place_oco"
-        )
-        return await self._in_pool(place, first, second)
+        client = self.client
+        if not isinstance(client, SupportsLinkedOco):
+            raise TypeError(f"{type(client).__name__} has no place_oco(first, second)")
+        return await self._in_pool(client.place_oco, first, second)
 
     async def aclose(self) -> None:
         """Close the native async session (ccxt's); the wrapped client stays open."""
@@ -206,7 +207,9 @@ class AsyncBrokerage:
         await self.aclose()
 
 
-def perform_with(calls: dict[str, Callable[..., Awaitable[Any]]]) -> Callable[[Call], Awaitable[Any]]:
+def perform_with(
+    calls: Mapping[str, Callable[..., Awaitable[Any]]],
+) -> Callable[[Call], Awaitable[Any]]:
     """A ``perform`` for :func:`qmtl_core.steps.run_async` from named coroutine functions."""
 
     async def perform(step: Call) -> Any:

@@ -16,8 +16,8 @@ from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
-from functools import partial
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from qmtl_core.errors import (
@@ -276,7 +276,10 @@ class BaseBrokerageClient(ABC):
 
     def looking_up(self, order: Order) -> Plan[OrderAck | None]:
         """The plan of :meth:`lookup_order`."""
-        return (yield from retrying(lambda: call("lookup", order), self.retry_policy))
+        found: OrderAck | None = yield from retrying(
+            lambda: call("lookup", order), self.retry_policy
+        )
+        return found
 
     def reconcile(self) -> list[JournalEntry]:
         """Resolve this connector's in-flight and unknown journal entries at the venue
@@ -300,7 +303,7 @@ class BaseBrokerageClient(ABC):
     def polling(self, order: OrderRefInput) -> Plan[OrderAck]:
         """The plan of :meth:`poll_order_status`."""
         ref = order_ref(order)
-        ack = yield from retrying(lambda: call("fetch", ref), self.retry_policy)
+        ack: OrderAck = yield from retrying(lambda: call("fetch", ref), self.retry_policy)
         yield from self._tracking(ack)
         return ack
 

@@ -82,7 +82,8 @@ def retrying(attempt: Callable[[], Plan[T]], policy: RetryPolicy) -> Plan[T]:
 
 def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
     """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
-    return run(retrying(lambda: steps.call("call"), policy), lambda _: call())
+    result: T = run(retrying(lambda: steps.call("call"), policy), lambda _: call())
+    return result
 
 
 def submission(

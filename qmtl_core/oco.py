@@ -2,8 +2,9 @@
 
 Where the connector links legs itself (``native`` or ``emulated``), OCOOrder hands both
 legs over in one call. Otherwise (``manual``) it places both legs and a watcher (a
-thread, or a task with ``execute_async``/``wait_async`` on an event loop) polls them, canceling the sibling as soon as one leg reports any fill. Polling leaves a
-window in which both legs can fill; ``result.both_filled`` reports it loudly.
+thread, or a task with ``execute_async``/``wait_async`` on an event loop) polls them,
+canceling the sibling as soon as one leg reports any fill. Polling leaves a window in
+which both legs can fill; ``result.both_filled`` reports it loudly.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -118,8 +119,7 @@ class OCOOrder:
             return False
         if not isinstance(client, SupportsLinkedOco):
             raise TypeError(
-                f"{type(client).__name__} claims {client.capabilities.oco} OCO but has no "
-                "place_oco"
+                f"{type(client).__name__} claims {client.capabilities.oco} OCO but has no place_oco"
             )
         return True
 
@@ -171,7 +171,7 @@ class OCOOrder:
         broker = self._broker
         if broker is None:
             raise RuntimeError("execute_async() the OCOOrder first")
-        calls = {
+        calls: dict[str, Callable[..., Awaitable[Any]]] = {
             "post": broker.post_order,
             "poll": broker.poll_order_status,
             "cancel": broker.cancel_order,

@@ -135,7 +135,7 @@ class Runner:
         ``duplicate`` (with the first order's ack when known)."""
         service = cls._require_service()
         lookup = getattr(service, "lookup_order", None)
-        calls: dict[str, Callable[..., Any]] = {"post": service.post_order, "lookup": lookup}
+        calls: dict[str, Any] = {"post": service.post_order, "lookup": lookup}
         return run(cls._submitting(service, order), lambda s: calls[s.name](*s.args))
 
     @classmethod
@@ -146,9 +146,7 @@ class Runner:
         service = cls._require_service()
         twin = cls.async_service()
         calls = {"post": twin.post_order, "lookup": twin.lookup_order}
-        return await run_async(
-            cls._submitting(service, order), perform_with(calls), twin.executor
-        )
+        return await run_async(cls._submitting(service, order), perform_with(calls), twin.executor)
 
     @classmethod
     def async_service(cls) -> AsyncBrokerage:

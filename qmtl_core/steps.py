@@ -27,7 +27,7 @@ import time
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -75,26 +75,46 @@ def _unsupported(step: Call) -> Any:
     raise TypeError(f"this plan has no venue call {step.name!r}")
 
 
+class _Cursor(Generic[T]):
+    """Where a driver is in a plan: the next step, fed the last step's outcome."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self.plan = plan
+        self._resume: Callable[[Any], Step] = plan.send
+        self._value: Any = None
+        self.result: T | None = None
+
+    def next_step(self) -> Step | None:
+        """The plan's next step; None once it returned (its value in ``result``)."""
+        try:
+            return self._resume(self._value)
+        except StopIteration as done:
+            self.result = done.value
+            return None
+
+    def answer(self, value: Any) -> None:
+        self._resume, self._value = self.plan.send, value
+
+    def fail(self, error: BaseException) -> None:
+        """Throw ``error`` into the plan at its step (cancellation included)."""
+        self._resume, self._value = self.plan.throw, error
+
+
 def run(plan: Plan[T], perform: Callable[[Call], Any] = _unsupported) -> T:
     """Drive ``plan`` in this thread: venue calls through ``perform``, waits by sleeping."""
-    resume: Callable[[Any], Step] = plan.send
-    value: Any = None
-    while True:
-        try:
-            step = resume(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    cursor = _Cursor(plan)
+    while (step := cursor.next_step()) is not None:
         try:
             if isinstance(step, Wait):
                 time.sleep(step.seconds)
-                value = None
+                cursor.answer(None)
             elif isinstance(step, Blocking):
-                value = step.fn()
+                cursor.answer(step.fn())
             else:
-                value = perform(step)
-            resume = plan.send
-        except BaseException as exc:  # thrown into the plan at its step
-            resume, value = plan.throw, exc
+                cursor.answer(perform(step))
+        except BaseException as exc:
+            cursor.fail(exc)
+    return cursor.result  # type: ignore[return-value]
 
 
 async def run_async(
@@ -103,21 +123,16 @@ async def run_async(
     """Drive ``plan`` on the running loop: venue calls awaited through ``perform``,
     waits with ``asyncio.sleep``, store I/O in ``executor`` (never on the loop)."""
     loop = asyncio.get_running_loop()
-    resume: Callable[[Any], Step] = plan.send
-    value: Any = None
-    while True:
-        try:
-            step = resume(value)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+    cursor = _Cursor(plan)
+    while (step := cursor.next_step()) is not None:
         try:
             if isinstance(step, Wait):
                 await asyncio.sleep(step.seconds)
-                value = None
+                cursor.answer(None)
             elif isinstance(step, Blocking):
-                value = await loop.run_in_executor(executor, step.fn)
+                cursor.answer(await loop.run_in_executor(executor, step.fn))
             else:
-                value = await perform(step)
-            resume = plan.send
-        except BaseException as exc:  # thrown into the plan at its step
-            resume, value = plan.throw, exc
+                cursor.answer(await perform(step))
+        except BaseException as exc:
+            cursor.fail(exc)
+    return cursor.result  # type: ignore[return-value]

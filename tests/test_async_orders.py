@@ -71,7 +71,7 @@ def broker_process(*args: str) -> Iterator[tuple[str, Callable[[], int]]]:
     """The reference broker in its own process (no interpreter lock shared with the
     loop under test); yields its URL and a function that stops it and returns its
     order count."""
-    child = subprocess.Popen(  # noqa: S603 - this interpreter on a module of ours
+    child = subprocess.Popen(
         [sys.executable, "-m", "qmtl_plugin_http.child", "--token", TOKEN, *args],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
@@ -212,7 +212,9 @@ def test_submit_order_async_gates_and_suppresses_duplicates(
     assert server.order_count == 2
 
 
-def test_oco_executes_and_settles_on_the_loop(server: BrokerServer, client: HttpBrokerageClient) -> None:
+def test_oco_executes_and_settles_on_the_loop(
+    server: BrokerServer, client: HttpBrokerageClient
+) -> None:
     take_profit = {"symbol": SYMBOL, "side": "SELL", "type": "limit", "quantity": "0.01"}
 
     async def scenario() -> None:

@@ -2,8 +2,9 @@
 
 Used by ``BaseBrokerageClient.post_order`` and ``Runner.submit_order``, so every
 connector journals the same way (:func:`journaling` is the plan both the blocking and
-the event-loop paths run, see :mod:`qmtl_core.steps`). Before the first order a process sends for a
-connector, the journal's reclaimable entries of that connector are reconciled.
+the event-loop paths run, see :mod:`qmtl_core.steps`). Before the first order a
+process sends for a connector, the journal's reclaimable entries of that connector
+are reconciled.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from dataclasses import dataclass
 from functools import partial
 
 from qmtl_core import steps
-
 from qmtl_core.journal.base import OrderJournal
 from qmtl_core.journal.model import EntryState, JournalEntry, proves_not_placed
 from qmtl_core.journal.reconcile import Lookup, LookupPlan, reconciling

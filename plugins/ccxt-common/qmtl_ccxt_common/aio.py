@@ -60,7 +60,8 @@ class AsyncCcxtVenue:
         client = self.client
         plan: Plan[Any]
         if step.name == "validate":
-            plan = client.validating(*step.args, self.exchange)
+            (order,) = step.args
+            plan = client.validating(order, self.exchange)
         else:
             plan = getattr(client, client.VENUE_PLANS[step.name])(*step.args)
         return await run_async(plan, self._ccxt, self.executor)

@@ -87,6 +87,15 @@ class VenueMeter:
                 costs[pool] = 1
         return costs
 
+    def _priced(
+        self, path: str, api: Any, method: str, params: Any, config: Any
+    ) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, int]]:
+        """A request's params and config (never None), the order it is for, its costs."""
+        params = {} if params is None else params
+        config = {} if config is None else config
+        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
+        return params, config, str(ref), self.costs(path, api, method, params, config)
+
     def _metered(
         self,
         path: str,
@@ -95,10 +104,8 @@ class VenueMeter:
         params: Any = None,
         config: Any = None,
     ) -> Any:
-        params = {} if params is None else params
-        config = {} if config is None else config
-        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
-        self._client.spend(self.costs(path, api, method, params, config), str(ref))
+        params, config, ref, costs = self._priced(path, api, method, params, config)
+        self._client.spend(costs, ref)
         result = self._fetch2(path, api, method, params, config)
         if path == "exchangeInfo" and isinstance(result, dict):
             self._adopt(result)
@@ -142,13 +149,11 @@ class AsyncVenueMeter(VenueMeter):
     same budget, spent through the client's plans on the loop (``asyncio.sleep`` waits,
     store I/O in ``executor``)."""
 
-    def __init__(
-        self, client: BaseBrokerageClient, exchange: Any, executor: Executor
-    ) -> None:
+    def __init__(self, client: BaseBrokerageClient, exchange: Any, executor: Executor) -> None:
         self._executor = executor
         super().__init__(client, exchange)
 
-    async def _metered(  # type: ignore[override]
+    async def _metered(
         self,
         path: str,
         api: Any = "public",
@@ -156,11 +161,8 @@ class AsyncVenueMeter(VenueMeter):
         params: Any = None,
         config: Any = None,
     ) -> Any:
-        params = {} if params is None else params
-        config = {} if config is None else config
-        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
-        costs = self.costs(path, api, method, params, config)
-        await run_async(self._client.spending(costs, str(ref)), _no_calls, self._executor)
+        params, config, ref, costs = self._priced(path, api, method, params, config)
+        await run_async(self._client.spending(costs, ref), _no_calls, self._executor)
         result = await self._fetch2(path, api, method, params, config)
         if path == "exchangeInfo" and isinstance(result, dict) and self._adopt_limits(result):
             budget = self._client.rate_budget
@@ -170,7 +172,7 @@ class AsyncVenueMeter(VenueMeter):
             await loop.run_in_executor(self._executor, budget.sync_clock, lambda: venue_now)
         return result
 
-    async def _observed(  # type: ignore[override]
+    async def _observed(
         self, url: str, method: str = "GET", headers: Any = None, body: Any = None
     ) -> Any:
         try:

@@ -62,16 +62,14 @@ class LoopbackVenue:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 """Quiet: the recording keeps its own log of requests."""
 
             def _relay(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 url = f"https:/{self.path}"  # "/<host>/<path>" -> "https://<host>/<path>"
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS
-                }
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
                 try:
                     with requests.Session() as session:
                         answer = session.request(
@@ -89,7 +87,7 @@ class LoopbackVenue:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_DELETE = do_PUT = _relay  # noqa: N815
+            do_GET = do_POST = do_DELETE = do_PUT = _relay
 
         return Handler
 

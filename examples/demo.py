@@ -94,7 +94,7 @@ async def run_live(settings: Settings) -> tuple[OcoResult, int]:
                     print("fault 2: the gateway drops the feed's connection")
                     gateway.drop_connections()
                     await until(lambda: strategy.reconnects == 1, "the feed reconnecting")
-            result = await asyncio.to_thread(strategy.settle, 10.0)
+            result = await strategy.settle(10.0)
         finally:
             await strategy.feed.stop()
         posts = len(broker.seen("POST"))

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from qmtl_core.aio import AsyncBrokerage as AsyncBrokerage
     from qmtl_core.brokerage import BaseBrokerageClient as BaseBrokerageClient
     from qmtl_core.brokerage import BrokerageClient as BrokerageClient
     from qmtl_core.brokerage import Capabilities as Capabilities
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
 
 # Core names import on first use, so `qmtl-connectors plugins` stays quick to start.
 _CORE_MODULES = {
+    "aio": ("AsyncBrokerage",),
     "brokerage": ("BaseBrokerageClient", "BrokerageClient", "Capabilities", "OcoSupport"),
     "config": ("Connectors", "load_connectors"),
     "errors": (

@@ -3,6 +3,8 @@
 A plugin implements four small venue calls (``_send``, ``_lookup``, ``_fetch``,
 ``_cancel``) that translate venue errors into ``qmtl_core.errors``; the base class
 does validation, idempotent submission with retries, and events, identically for all.
+Each operation is a plan (:mod:`qmtl_core.steps`): ``post_order`` runs ``posting``
+blocking, :class:`qmtl_core.aio.AsyncBrokerage` runs the same plan on an event loop.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from qmtl_core import runtime
@@ -26,7 +29,7 @@ from qmtl_core.errors import (
     TransientError,
 )
 from qmtl_core.events import DEFAULT_EVENTS, Events
-from qmtl_core.execution import RetryPolicy, call_with_retries, submit_order
+from qmtl_core.execution import RetryPolicy, retrying, submission
 from qmtl_core.orders import (
     SPOT_ORDER_TYPES,
     Order,
@@ -40,6 +43,7 @@ from qmtl_core.rate_budget import RateBudget
 from qmtl_core.rate_limits import RateLimitConfig, default_account
 from qmtl_core.rate_stores import open_rate_budget
 from qmtl_core.redaction import Secret
+from qmtl_core.steps import Call, Plan, blocking, call, run
 
 if TYPE_CHECKING:
     from qmtl_core.journal import JournalEntry, OrderJournal
@@ -85,6 +89,15 @@ class SupportsLinkedOco(BrokerageClient, Protocol):
 
     def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]: ...
 
+
+#: The venue calls of a brokerage plan (``Call.name``) -> the client method making it.
+VENUE_CALLS: Mapping[str, str] = {
+    "validate": "validate",
+    "send": "_send",
+    "lookup": "_lookup",
+    "fetch": "_fetch",
+    "cancel": "_cancel",
+}
 
 #: Statuses with which a venue says "too many requests": 429, and Binance's 418 ban.
 RATE_LIMIT_STATUSES = frozenset({418, 429})
@@ -137,7 +150,13 @@ class BaseBrokerageClient(ABC):
         Waits (each wait is a ``rate_limited`` event for order ``ref``) or raises
         :class:`~qmtl_core.errors.RateLimited`; then the request must not be sent.
         """
-        if self.rate_budget is None:
+        run(self.spending(costs, ref))
+
+    def spending(self, costs: Mapping[str, int], ref: str) -> Plan[None]:
+        """The plan of :meth:`spend` (an async connector awaits it: waits are
+        ``asyncio.sleep``, the budget's store I/O stays off the loop)."""
+        budget = self.rate_budget
+        if budget is None:
             return
 
         def waiting(pool: str, seconds: float) -> None:
@@ -145,19 +164,26 @@ class BaseBrokerageClient(ABC):
                 "rate_limited", self.connector_name, ref, pool=pool, seconds=round(seconds, 3)
             )
 
-        self.rate_budget.acquire(costs, on_wait=waiting)
+        yield from budget.acquisition(costs, on_wait=waiting)
 
     def answered(
         self, status: int | None, retry_after: float | None, used: Mapping[str, int]
     ) -> None:
         """After each answer: ``used`` is what the venue says it counted; a 429/418 blocks
         the whole account for ``retry_after`` (every process sharing the budget)."""
-        if self.rate_budget is None:
+        run(self.answering(status, retry_after, used))
+
+    def answering(
+        self, status: int | None, retry_after: float | None, used: Mapping[str, int]
+    ) -> Plan[None]:
+        """The plan of :meth:`answered`."""
+        budget = self.rate_budget
+        if budget is None:
             return
         if used:
-            self.rate_budget.observe(used)
+            yield from blocking(partial(budget.observe, used))
         if status in RATE_LIMIT_STATUSES:
-            self.rate_budget.block(retry_after)
+            yield from blocking(partial(budget.block, retry_after))
 
     @property
     def connector_name(self) -> str:
@@ -173,20 +199,30 @@ class BaseBrokerageClient(ABC):
         journaled before it leaves; a ``client_order_id`` the journal already holds
         sends nothing and returns that order's latest ack (``OrderStatusUnknown`` while
         its outcome is unresolved)."""
-        validated = self.validate(order)
+        return run(self.posting(order), self.perform)
+
+    def perform(self, step: Call) -> Any:
+        """Make one venue call of a plan, blocking: ``validate``, ``send``, ``lookup``,
+        ``fetch`` or ``cancel`` (see :mod:`qmtl_core.steps`)."""
+        return getattr(self, VENUE_CALLS[step.name])(*step.args)
+
+    def posting(self, order: OrderInput) -> Plan[OrderAck]:
+        """The plan of :meth:`post_order`, run blocking here and awaited by
+        :class:`qmtl_core.aio.AsyncBrokerage`."""
+        validated: Order = yield Call("validate", (order,))
         coid = validated.client_order_id
         self.events.order("validated", self.connector_name, coid, symbol=validated.symbol)
         journal = self.journal
         if journal is None or journal.holds(coid):
-            return self._submit(validated)
-        from qmtl_core.journal.send import send_journaled
+            return (yield from self.submitting(validated))
+        from qmtl_core.journal.send import journaling
 
-        result = send_journaled(
+        result = yield from journaling(
             journal,
             validated,
             connector=self.connector_name,
-            send=self._submit,
-            lookup=self.lookup_order,
+            send=self.submitting,
+            lookup=self.looking_up,
         )
         if result.sent:
             assert result.ack is not None
@@ -200,14 +236,13 @@ class BaseBrokerageClient(ABC):
             )
         return held.ack
 
-    def _submit(self, validated: Order) -> OrderAck:
+    def submitting(self, validated: Order) -> Plan[OrderAck]:
+        """Idempotent submission of a validated order with this client's events."""
         coid = validated.client_order_id
         started = time.perf_counter()
         try:
-            ack = submit_order(
+            ack = yield from submission(
                 validated,
-                send=self._send,
-                lookup=self._lookup,
                 policy=self.retry_policy,
                 connector=self.connector_name,
                 events=self.events,
@@ -236,41 +271,64 @@ class BaseBrokerageClient(ABC):
     def lookup_order(self, order: Order) -> OrderAck | None:
         """The venue's answer for ``order`` found by its ``client_order_id`` (None when the
         venue has no such order); transient failures are retried. Never sends."""
-        return call_with_retries(lambda: self._lookup(order), self.retry_policy)
+        return run(self.looking_up(order), self.perform)
+
+    def looking_up(self, order: Order) -> Plan[OrderAck | None]:
+        """The plan of :meth:`lookup_order`."""
+        found: OrderAck | None = yield from retrying(
+            lambda: call("lookup", order), self.retry_policy
+        )
+        return found
 
     def reconcile(self) -> list[JournalEntry]:
         """Resolve this connector's in-flight and unknown journal entries at the venue
         (see ``qmtl_core.journal.reconcile``); returns the entries it resolved."""
-        from qmtl_core.journal.reconcile import reconcile
+        return run(self.reconciling(), self.perform)
+
+    def reconciling(self) -> Plan[list[JournalEntry]]:
+        """The plan of :meth:`reconcile`."""
+        from qmtl_core.journal.reconcile import reconciling
 
         if self.journal is None:
             return []
-        return reconcile(self.journal, self.lookup_order, connector=self.connector_name)
+        return (
+            yield from reconciling(self.journal, self.looking_up, connector=self.connector_name)
+        )
 
     def poll_order_status(self, order: OrderRefInput) -> OrderAck:
+        """The order's current state at the venue (transient failures retried)."""
+        return run(self.polling(order), self.perform)
+
+    def polling(self, order: OrderRefInput) -> Plan[OrderAck]:
+        """The plan of :meth:`poll_order_status`."""
         ref = order_ref(order)
-        ack = call_with_retries(lambda: self._fetch(ref), self.retry_policy)
-        self._track(ack)
+        ack: OrderAck = yield from retrying(lambda: call("fetch", ref), self.retry_policy)
+        yield from self._tracking(ack)
         return ack
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
+        """Cancel; raises ``OrderNotCancelable`` if the order already filled or ended."""
+        return run(self.canceling(order_id), self.perform)
+
+    def canceling(self, order_id: OrderRefInput) -> Plan[OrderAck]:
+        """The plan of :meth:`cancel_order`."""
         ref = order_ref(order_id)
         attempts = 0
 
-        def cancel() -> OrderAck:
+        def cancel() -> Plan[OrderAck]:
             nonlocal attempts
             attempts += 1
             try:
-                return self._cancel(ref)
+                return (yield from call("cancel", ref))  # type: ignore[no-any-return]
             except OrderNotCancelable as exc:
                 # A retry that finds the order canceled: the attempt whose answer was lost
                 # (timeout, dropped connection) did cancel it, so report that success.
                 if attempts == 1 or exc.status != OrderStatus.CANCELED.value:
                     raise
-                return self._fetch(ref)
+                return (yield from call("fetch", ref))  # type: ignore[no-any-return]
 
-        ack = call_with_retries(cancel, self.retry_policy)
-        self._track(ack)
+        ack = yield from retrying(cancel, self.retry_policy)
+        yield from self._tracking(ack)
         return ack
 
     def _remember(self, ack: OrderAck) -> OrderStatus | None:
@@ -282,7 +340,7 @@ class BaseBrokerageClient(ABC):
                 self._last_status.popitem(last=False)
         return before
 
-    def _track(self, ack: OrderAck) -> None:
+    def _tracking(self, ack: OrderAck) -> Plan[None]:
         """A later answer (poll, cancel): event on a status change, and into the journal."""
         before = self._remember(ack)
         if before is not None and before != ack.status:
@@ -296,7 +354,7 @@ class BaseBrokerageClient(ABC):
             )
         if self.journal is not None:
             try:
-                self.journal.observe(ack)
+                yield from blocking(partial(self.journal.observe, ack))
             except Exception:
                 log.exception("order %s: storing its status in the journal failed", ack.id)
 

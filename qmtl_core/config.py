@@ -20,6 +20,7 @@ from ruamel.yaml.comments import CommentedMap
 from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
+from qmtl_core.aio import AsyncBrokerage
 from qmtl_core.errors import ConfigError, ConfigErrors, shown
 from qmtl_core.journal import OrderJournal, open_journal
 from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
@@ -625,6 +626,12 @@ class Connectors:
         if callable(getattr(client, "set_journal", None)):
             client.set_journal(self.journal)
         return client
+
+    @cached_property
+    def async_brokerage(self) -> AsyncBrokerage:
+        """The async twin of :attr:`brokerage` (``await`` its ``post_order``,
+        ``poll_order_status``, ``cancel_order``; see ``qmtl_core.aio``)."""
+        return AsyncBrokerage(self.brokerage)
 
     def close(self) -> None:
         """Close the journal if it was opened (its lease is given up)."""

@@ -4,21 +4,24 @@ The rule that keeps a trader from buying twice: after an *ambiguous* failure (th
 request may have reached the venue), look the order up by its ``client_order_id``
 before sending it again. When attempts run out and the venue never confirmed either
 way, raise :class:`OrderStatusUnknown` instead of guessing.
+
+The rules are plans (:mod:`qmtl_core.steps`): :func:`submission` and :func:`retrying`
+run blocking here and on an event loop in :mod:`qmtl_core.aio`.
 """
 
 from __future__ import annotations
 
 import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from qmtl_core import runtime
+from qmtl_core import runtime, steps
 from qmtl_core.errors import OrderStatusUnknown, RateLimited, TransientError
 from qmtl_core.events import Events
 from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
+from qmtl_core.steps import Call, Plan, Wait, run
 
 T = TypeVar("T")
 
@@ -63,23 +66,70 @@ def _asks_too_long(error: TransientError) -> bool:
     return error.retry_after is not None and error.retry_after > runtime.RETRY_AFTER_MAX_SECONDS
 
 
-def _wait(policy: RetryPolicy, retry_number: int, error: TransientError) -> float:
-    delay = policy.delay(retry_number, error.retry_after)
-    time.sleep(delay)
-    return delay
-
-
-def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
+def retrying(attempt: Callable[[], Plan[T]], policy: RetryPolicy) -> Plan[T]:
+    """A plan running an idempotent ``attempt`` (a status poll, a cancel), retrying
+    transient failures with ``policy``."""
     retry = 0
     while True:
         try:
-            return call()
+            return (yield from attempt())
         except TransientError as error:
             retry += 1
             if retry > policy.max_retries or _asks_too_long(error):
                 raise
-            _wait(policy, retry, error)
+            yield Wait(policy.delay(retry, error.retry_after))
+
+
+def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
+    """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
+    result: T = run(retrying(lambda: steps.call("call"), policy), lambda _: call())
+    return result
+
+
+def submission(
+    order: Order, *, policy: RetryPolicy, connector: str, events: Events
+) -> Plan[OrderAck]:
+    """The plan of :func:`submit_order`: venue calls ``send`` and ``lookup`` (each with
+    the order), waits between attempts."""
+    coid = order.client_order_id
+    ambiguous = False
+    last_error: TransientError | None = None
+    for attempt in range(policy.max_retries + 1):
+        if attempt and last_error is not None:
+            if _asks_too_long(last_error):
+                break
+            delay = policy.delay(attempt, last_error.retry_after)
+            yield Wait(delay)
+            events.order(
+                "retried", connector, coid, attempt=attempt, reason=str(last_error), delay=delay
+            )
+        if ambiguous:
+            try:
+                found = yield Call("lookup", (order,))
+            except TransientError as error:
+                last_error = error
+                continue
+            if found is not None:
+                return found  # type: ignore[no-any-return]
+        try:
+            events.order("sent", connector, coid, attempt=attempt + 1, symbol=order.symbol)
+            return (yield Call("send", (order,), placing=True))  # type: ignore[no-any-return]
+        except TransientError as error:
+            ambiguous = ambiguous or error.ambiguous
+            last_error = error
+    assert last_error is not None
+    if not ambiguous:
+        # Every attempt failed before the venue could act on it: the order does not exist.
+        raise last_error
+    try:
+        if not _asks_too_long(last_error):
+            yield Wait(policy.delay(policy.max_retries + 1, last_error.retry_after))
+        found = yield Call("lookup", (order,))
+    except TransientError as error:
+        raise OrderStatusUnknown(coid, f"{last_error}; lookup failed: {error}") from error
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    raise OrderStatusUnknown(coid, str(last_error)) from last_error
 
 
 def submit_order(
@@ -97,41 +147,6 @@ def submit_order(
     venue may have received it); ``lookup`` finds an order by ``client_order_id`` and
     returns ``None`` when the venue does not have it.
     """
-    coid = order.client_order_id
-    ambiguous = False
-    last_error: TransientError | None = None
-    for attempt in range(policy.max_retries + 1):
-        if attempt and last_error is not None:
-            if _asks_too_long(last_error):
-                break
-            delay = _wait(policy, attempt, last_error)
-            events.order(
-                "retried", connector, coid, attempt=attempt, reason=str(last_error), delay=delay
-            )
-        if ambiguous:
-            try:
-                found = lookup(order)
-            except TransientError as error:
-                last_error = error
-                continue
-            if found is not None:
-                return found
-        try:
-            events.order("sent", connector, coid, attempt=attempt + 1, symbol=order.symbol)
-            return send(order)
-        except TransientError as error:
-            ambiguous = ambiguous or error.ambiguous
-            last_error = error
-    assert last_error is not None
-    if not ambiguous:
-        # Every attempt failed before the venue could act on it: the order does not exist.
-        raise last_error
-    try:
-        if not _asks_too_long(last_error):
-            _wait(policy, policy.max_retries + 1, last_error)
-        found = lookup(order)
-    except TransientError as error:
-        raise OrderStatusUnknown(coid, f"{last_error}; lookup failed: {error}") from error
-    if found is not None:
-        return found
-    raise OrderStatusUnknown(coid, str(last_error)) from last_error
+    calls = {"send": send, "lookup": lookup}
+    plan = submission(order, policy=policy, connector=connector, events=events)
+    return run(plan, lambda step: calls[step.name](*step.args))

@@ -1,23 +1,30 @@
 """One-Cancels-Other pairs on any brokerage.
 
 Where the connector links legs itself (``native`` or ``emulated``), OCOOrder hands both
-legs over in one call. Otherwise (``manual``) it places both legs and a watcher thread
-polls them, canceling the sibling as soon as one leg reports any fill. Polling leaves a
-window in which both legs can fill; ``result.both_filled`` reports it loudly.
+legs over in one call. Otherwise (``manual``) it places both legs and a watcher (a
+thread, or a task with ``execute_async``/``wait_async`` on an event loop) polls them,
+canceling the sibling as soon as one leg reports any fill. Polling leaves a window in
+which both legs can fill; ``result.both_filled`` reports it loudly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
+from qmtl_core.aio import AsyncBrokerage, perform_with
 from qmtl_core.brokerage import BrokerageClient, OcoSupport, OrderInput, SupportsLinkedOco
 from qmtl_core.errors import BrokerageError, OrderNotCancelable, TransientError
 from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
+from qmtl_core.steps import Call, Plan, call, run, run_async
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,16 @@ class OcoResult:
     @property
     def both_filled(self) -> bool:
         return all(leg.filled_quantity > 0 for leg in self.legs)
+
+
+def _performer(client: BrokerageClient) -> Callable[[Call], Any]:
+    """The blocking ``perform`` of an OCO plan: ``post``, ``poll`` and ``cancel``."""
+    calls: dict[str, Callable[..., Any]] = {
+        "post": client.post_order,
+        "poll": client.poll_order_status,
+        "cancel": client.cancel_order,
+    }
+    return lambda step: calls[step.name](*step.args)
 
 
 def _has_fill(ack: OrderAck) -> bool:
@@ -52,9 +69,39 @@ class OCOOrder:
         self._done = threading.Event()
         self._stop = threading.Event()
         self._watcher: threading.Thread | None = None
+        self._broker: AsyncBrokerage | None = None
+        self._task: asyncio.Future[OcoResult] | None = None
 
     def execute(self, client: BrokerageClient, *, watch: bool = True) -> tuple[OrderAck, OrderAck]:
         """Place both legs. With manual OCO and ``watch``, start the cancel-on-fill watcher."""
+        first, second = self._start(client)
+        if self.capabilities_linked(client):
+            self.legs = client.place_oco(first, second)  # type: ignore[attr-defined]
+        else:
+            self.legs = run(self._placing(first, second), _performer(client))
+        if watch:
+            self._watcher = threading.Thread(target=self._watch, name="qmtl-oco-watch", daemon=True)
+            self._watcher.start()
+        return self.legs
+
+    async def execute_async(
+        self, client: BrokerageClient | AsyncBrokerage, *, watch: bool = True
+    ) -> tuple[OrderAck, OrderAck]:
+        """:meth:`execute` on an event loop, through the client's async twin; with
+        ``watch``, the watcher is a task of this loop."""
+        broker = client if isinstance(client, AsyncBrokerage) else AsyncBrokerage(client)
+        first, second = self._start(broker.client)
+        self._broker = broker
+        if self.capabilities_linked(broker.client):
+            self.legs = await broker.place_oco(first, second)
+        else:
+            self.legs = await self._run_async(self._placing(first, second))
+        if watch:
+            self._task = asyncio.ensure_future(self._watch_async())
+        return self.legs
+
+    def _start(self, client: BrokerageClient) -> tuple[Order, Order]:
+        """Both legs validated for ``client``; an OCOOrder executes once."""
         if self.client is not None:
             raise RuntimeError("this OCOOrder was already executed")
         caps = client.capabilities
@@ -63,30 +110,28 @@ class OCOOrder:
             for o in self._orders
         )
         self.client = client
-        if caps.oco in (OcoSupport.NATIVE, OcoSupport.EMULATED):
-            if not isinstance(client, SupportsLinkedOco):
-                raise TypeError(
-                    f"{type(client).__name__} claims {caps.oco} OCO but has no place_oco"
-                )
-            self.legs = client.place_oco(first, second)
-        else:
-            self.legs = self._place_manually(client, first, second)
-        if watch:
-            self._watcher = threading.Thread(target=self._watch, name="qmtl-oco-watch", daemon=True)
-            self._watcher.start()
-        return self.legs
+        return first, second
 
     @staticmethod
-    def _place_manually(
-        client: BrokerageClient, first: Order, second: Order
-    ) -> tuple[OrderAck, OrderAck]:
-        a = client.post_order(first)
+    def capabilities_linked(client: BrokerageClient) -> bool:
+        """True when ``client`` links the legs itself (native or emulated OCO)."""
+        if client.capabilities.oco not in (OcoSupport.NATIVE, OcoSupport.EMULATED):
+            return False
+        if not isinstance(client, SupportsLinkedOco):
+            raise TypeError(
+                f"{type(client).__name__} claims {client.capabilities.oco} OCO but has no place_oco"
+            )
+        return True
+
+    @staticmethod
+    def _placing(first: Order, second: Order) -> Plan[tuple[OrderAck, OrderAck]]:
+        a: OrderAck = yield from call("post", first)
         try:
-            b = client.post_order(second)
+            b: OrderAck = yield from call("post", second)
         except BrokerageError:
             # A lone leg is not what the caller asked for: take it back, then report.
             try:
-                client.cancel_order(a)
+                yield from call("cancel", a)
             except OrderNotCancelable:
                 log.warning("OCO first leg %s already complete; second leg failed", a.id)
             raise
@@ -94,24 +139,71 @@ class OCOOrder:
 
     def check(self) -> OcoResult | None:
         """Poll both legs once and cancel the sibling of a filled leg; the result once settled."""
-        if self.client is None or self.legs is None:
+        if self.client is None:
             raise RuntimeError("execute() the OCOOrder first")
-        client = self.client
-        a, b = (client.poll_order_status(leg) for leg in self.legs)
+        return run(self._checking(), _performer(self.client))
+
+    async def check_async(self) -> OcoResult | None:
+        """:meth:`check` on an event loop (after :meth:`execute_async`)."""
+        return await self._run_async(self._checking())
+
+    def _checking(self) -> Plan[OcoResult | None]:
+        if self.legs is None:
+            raise RuntimeError("execute() the OCOOrder first")
+        a: OrderAck = yield from call("poll", self.legs[0])
+        b: OrderAck = yield from call("poll", self.legs[1])
         self.legs = (a, b)
         for filled, other in ((a, b), (b, a)):
             if _has_fill(filled):
                 if not other.status.is_complete:
                     try:
-                        other = client.cancel_order(other)
+                        other = yield from call("cancel", other)
                     except OrderNotCancelable:
-                        other = client.poll_order_status(other)
+                        other = yield from call("poll", other)
                 if other.status.is_complete:
                     return self._settle(filled, other)
                 return None
         if a.status.is_complete and b.status.is_complete:
             return self._settle(None, None)
         return None
+
+    async def _run_async(self, plan: Plan[T]) -> T:
+        broker = self._broker
+        if broker is None:
+            raise RuntimeError("execute_async() the OCOOrder first")
+        calls: dict[str, Callable[..., Awaitable[Any]]] = {
+            "post": broker.post_order,
+            "poll": broker.poll_order_status,
+            "cancel": broker.cancel_order,
+        }
+        return await run_async(plan, perform_with(calls), broker.executor)
+
+    async def _watch_async(self) -> OcoResult:
+        while True:
+            try:
+                result = await self.check_async()
+            except TransientError as exc:
+                log.warning("OCO watcher: transient error, will retry: %s", exc)
+                result = None
+            if result is not None:
+                return result
+            await self.next_update()
+
+    async def next_update(self) -> None:
+        """Wait until a leg may have changed. Polling: ``poll_interval``. This is the one
+        hook for pushed order updates: a stream-backed override returns as soon as an
+        update for either leg arrives, and the watcher then checks both legs."""
+        await asyncio.sleep(self.poll_interval)
+
+    async def wait_async(self, timeout: float) -> OcoResult:
+        """:meth:`wait` on an event loop: until one leg filled and the other is canceled
+        (or both ended); the loop keeps running meanwhile."""
+        if self._task is None:
+            self._task = asyncio.ensure_future(self._watch_async())
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._task), timeout)
+        except TimeoutError:
+            raise TimeoutError(f"OCO pair not settled within {timeout}s") from None
 
     def _settle(self, filled: OrderAck | None, other: OrderAck | None) -> OcoResult:
         assert self.legs is not None
@@ -157,7 +249,10 @@ class OCOOrder:
         return self.result
 
     def stop(self) -> None:
-        """Stop watching (the legs stay at the venue)."""
+        """Stop watching (the legs stay at the venue). An async watcher is cancelled:
+        call this from its loop."""
         self._stop.set()
+        if self._task is not None:
+            self._task.cancel()
         if self._watcher is not None:
             self._watcher.join(timeout=5)

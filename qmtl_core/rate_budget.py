@@ -26,10 +26,12 @@ import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Protocol
 
 from qmtl_core.errors import RateLimited
 from qmtl_core.rate_limits import DEFAULT_MAX_WAIT_SECONDS, Limit
+from qmtl_core.steps import Plan, Wait, blocking, run
 
 #: The pool named when the whole account is blocked by a venue's 429/418.
 BLOCKED = "blocked"
@@ -134,6 +136,13 @@ class RateBudget:
         (``by_budget``, with the pool and the seconds it would have needed) when the
         budget cannot be had in time; then nothing was taken and nothing may be sent.
         """
+        return run(self.acquisition(costs, on_wait=on_wait))
+
+    def acquisition(
+        self, costs: Mapping[str, int], *, on_wait: Callable[[str, float], None] | None = None
+    ) -> Plan[float]:
+        """The plan of :meth:`acquire` (store steps and waits, see :mod:`qmtl_core.steps`),
+        so an event loop waits with ``asyncio.sleep`` and keeps store I/O off the loop."""
         limits = self.limits
         charges = [(pool, cost, limits[pool]) for pool, cost in costs.items() if pool in limits]
         for pool, cost, limit in charges:
@@ -145,9 +154,10 @@ class RateBudget:
                     needed=math.inf,
                     by_budget=True,
                 )
+        take_now = partial(self.store.take, self.account, charges, self.margin)
         start = time.monotonic()
         while True:
-            take = self.store.take(self.account, charges, self.margin, self.clock_offset)
+            take = yield from blocking(partial(take_now, self.clock_offset))
             waited = time.monotonic() - start
             if take.granted:
                 return waited
@@ -164,7 +174,7 @@ class RateBudget:
                 )
             if on_wait is not None:
                 on_wait(pool, take.wait)
-            time.sleep(take.wait)
+            yield Wait(take.wait)
 
     def observe(self, used: Mapping[str, int]) -> None:
         """Raise shared counters to what the venue reports it counted (never lower them)."""

@@ -13,11 +13,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+from qmtl_core.aio import AsyncBrokerage, perform_with
 from qmtl_core.brokerage import BrokerageClient, OrderInput
 from qmtl_core.journal import JournalEntry, OrderJournal, open_journal
 from qmtl_core.journal.reconcile import reconcile
-from qmtl_core.journal.send import send_journaled
+from qmtl_core.journal.send import journaling
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, validate_order
+from qmtl_core.steps import Plan, call, run, run_async
 
 Outcome = Literal["sent", "gated", "duplicate"]
 Activation = bool | Callable[[Order], bool]
@@ -55,6 +57,7 @@ class Runner:
     """Process-wide order routing, as the seed uses it: ``Runner.set_trade_execution_service``."""
 
     _service: ClassVar[BrokerageClient | None] = None
+    _async_twin: ClassVar[AsyncBrokerage | None] = None
     _activation: ClassVar[Activation] = True
     _journal: ClassVar[OrderJournal | None] = None
     _memory_journal: ClassVar[OrderJournal | None] = None
@@ -110,6 +113,7 @@ class Runner:
         with cls._lock:
             memory, cls._memory_journal = cls._memory_journal, None
             cls._service = None
+            cls._async_twin = None
             cls._activation = True
             cls._journal = None
             cls._duplicate_ttl = DEFAULT_DUPLICATE_TTL_SECONDS
@@ -130,6 +134,33 @@ class Runner:
         """Validate, gate, claim in the journal, then send: ``sent``, ``gated`` or
         ``duplicate`` (with the first order's ack when known)."""
         service = cls._require_service()
+        lookup = getattr(service, "lookup_order", None)
+        calls: dict[str, Any] = {"post": service.post_order, "lookup": lookup}
+        return run(cls._submitting(service, order), lambda s: calls[s.name](*s.args))
+
+    @classmethod
+    async def submit_order_async(cls, order: OrderInput) -> SubmitResult:
+        """:meth:`submit_order` on an event loop: the same gating, journal and duplicate
+        rules, the service's order placed through its :class:`~qmtl_core.aio.AsyncBrokerage`
+        twin (:meth:`async_service`), nothing blocking the loop."""
+        service = cls._require_service()
+        twin = cls.async_service()
+        calls = {"post": twin.post_order, "lookup": twin.lookup_order}
+        return await run_async(cls._submitting(service, order), perform_with(calls), twin.executor)
+
+    @classmethod
+    def async_service(cls) -> AsyncBrokerage:
+        """The async twin of the trade execution service (made once per service)."""
+        service = cls._require_service()
+        with cls._lock:
+            twin = cls._async_twin
+            if twin is None or twin.client is not service:
+                twin = cls._async_twin = AsyncBrokerage(service)
+            return twin
+
+    @classmethod
+    def _submitting(cls, service: BrokerageClient, order: OrderInput) -> Plan[SubmitResult]:
+        """The plan both submit paths run; venue calls ``post`` and ``lookup``."""
         caps = getattr(service, "capabilities", None)
         validated = validate_order(
             order,
@@ -140,12 +171,13 @@ class Runner:
         allowed = activation(validated) if callable(activation) else activation
         if not allowed:
             return SubmitResult("gated", validated)
-        result = send_journaled(
+        has_lookup = getattr(service, "lookup_order", None) is not None
+        result = yield from journaling(
             cls.journal(),
             validated,
             connector=_connector_name(service),
-            send=service.post_order,
-            lookup=getattr(service, "lookup_order", None),
+            send=lambda o: call("post", o),
+            lookup=(lambda o: call("lookup", o)) if has_lookup else None,
             key=duplicate_key(order, validated),
             key_ttl=cls._duplicate_ttl,
         )

@@ -119,7 +119,7 @@ def test_rejections_are_never_retried() -> None:
 
 def test_retry_after_is_a_floor_and_too_long_gives_up(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
-    monkeypatch.setattr("qmtl_core.execution.time.sleep", slept.append)
+    monkeypatch.setattr("qmtl_core.steps.time.sleep", slept.append)
     policy = RetryPolicy(max_retries=2, backoff=0.01)
     assert policy.delay(1, retry_after=1.0) >= 1.0
 

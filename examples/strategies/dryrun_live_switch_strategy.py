@@ -46,7 +46,9 @@ class DryrunLiveSwitchStrategy:
     ) -> None:
         self.settings = settings or Settings()
         self.domain = connectors.execution_domain
-        self.broker = connectors.brokerage
+        # The async twin: orders are awaited on the feed's loop, which keeps delivering
+        # ticks and answering pings while an order waits or retries.
+        self.broker = connectors.async_brokerage
         self.feed = connectors.feed(on_message=self.on_message, on_reconnect=self.on_reconnect)
         self.log = log
         self.entry: OrderAck | None = None
@@ -63,19 +65,19 @@ class DryrunLiveSwitchStrategy:
         self.last_price = Decimal(str(event["price"]))
         self.log(f"[{self.domain}] tick   {self.settings.symbol} {self.last_price}")
         if self.entry is None:
-            await asyncio.to_thread(self._enter)
+            await self._enter()
 
     async def on_reconnect(self) -> None:
         """Ticks may have been missed while the feed was down: re-read the bracket."""
         self.reconnects += 1
         self.log(f"[{self.domain}] feed reconnected: reconciling open orders")
         for leg in self.oco.legs or () if self.oco is not None else ():
-            current = await asyncio.to_thread(self.broker.poll_order_status, leg)
+            current = await self.broker.poll_order_status(leg)
             self.log(f"[{self.domain}]   reconciled {_describe(current)}")
 
-    def _enter(self) -> None:
+    async def _enter(self) -> None:
         s = self.settings
-        self.entry = self.broker.post_order(
+        self.entry = await self.broker.post_order(
             {"symbol": s.symbol, "side": "BUY", "type": "market", "quantity": s.quantity}
         )
         self.log(f"[{self.domain}] entry  {_describe(self.entry)}")
@@ -99,17 +101,17 @@ class DryrunLiveSwitchStrategy:
             stop_leg,
             poll_interval=0.05,
         )
-        legs = self.oco.execute(self.broker)
+        legs = await self.oco.execute_async(self.broker)
         oco_mode = self.broker.capabilities.oco.value
         self.log(f"[{self.domain}] OCO    take-profit {take_profit} / stop {stop} ({oco_mode})")
         for name, leg in zip(("take-profit", "stop-loss"), legs, strict=True):
             self.log(f"[{self.domain}]   {name:<11} {_describe(leg)}")
         self.bracket_placed.set()
 
-    def settle(self, timeout: float) -> OcoResult:
-        """Wait for the OCO pair to settle and log the outcome."""
+    async def settle(self, timeout: float) -> OcoResult:
+        """Wait for the OCO pair to settle (the loop runs on) and log the outcome."""
         assert self.oco is not None, "no bracket placed yet"
-        result = self.oco.wait(timeout)
+        result = await self.oco.wait_async(timeout)
         for leg in result.legs:
             self.log(f"[{self.domain}] final  {_describe(leg)}")
         if result.filled is not None and result.canceled is not None:
@@ -127,11 +129,11 @@ async def run_dryrun(config: str, settings: Settings, prices: list[Decimal]) -> 
     await strategy.feed.start()
     try:
         for price in prices:
-            strategy.broker.update_price(settings.symbol, price)
+            connectors.brokerage.update_price(settings.symbol, price)
             await strategy.feed.emit(
                 {"event": "price", "symbol": settings.symbol, "price": str(price)}
             )
-        return await asyncio.to_thread(strategy.settle, 5.0)
+        return await strategy.settle(5.0)
     finally:
         await strategy.feed.stop()
 

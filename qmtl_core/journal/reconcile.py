@@ -14,13 +14,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 
 from qmtl_core import runtime
 from qmtl_core.journal.base import OrderJournal
 from qmtl_core.journal.model import EntryState, JournalEntry
 from qmtl_core.orders import Order, OrderAck
+from qmtl_core.steps import Plan, blocking, run
 
 Lookup = Callable[[Order], OrderAck | None]
+#: A lookup as a plan (see :mod:`qmtl_core.steps`), for the event-loop path.
+LookupPlan = Callable[[Order], Plan[OrderAck | None]]
 log = logging.getLogger("qmtl_core.journal")
 
 
@@ -29,15 +33,31 @@ def reconcile(
 ) -> list[JournalEntry]:
     """Resolve the reclaimable entries (of ``connector`` if given); returns the entries
     it resolved, as they now stand."""
+    return run(reconciling(journal, lambda order: _now(lookup, order), connector=connector))
+
+
+def _now(lookup: Lookup, order: Order) -> Plan[OrderAck | None]:
+    """A blocking lookup as a plan (run only by the blocking driver)."""
+    return (yield from blocking(lambda: lookup(order)))
+
+
+def reconciling(
+    journal: OrderJournal, lookup: LookupPlan, *, connector: str | None = None
+) -> Plan[list[JournalEntry]]:
+    """The plan of :func:`reconcile`: journal reads and writes are store steps, each
+    lookup is the connector's own plan."""
     resolved: list[JournalEntry] = []
-    for entry in journal.reclaimable(connector):
+    for entry in (yield from blocking(lambda: journal.reclaimable(connector))):
         coid = entry.client_order_id
-        if entry.owner != journal.owner and not journal.adopt(coid, entry.owner):
-            continue  # another process took it over first
+        if entry.owner != journal.owner:
+            adopted = yield from blocking(partial(journal.adopt, coid, entry.owner))
+            if not adopted:
+                continue  # another process took it over first
         try:
-            found = lookup(entry.order)
+            found = yield from lookup(entry.order)
         except Exception as exc:
-            journal.record(coid, EntryState.UNKNOWN, reason=f"lookup failed: {exc}")
+            reason = f"lookup failed: {exc}"
+            yield from blocking(partial(journal.record, coid, EntryState.UNKNOWN, reason=reason))
             log.warning(
                 "order %s stays unknown: the lookup at the venue failed (%s: %s); it keeps "
                 "blocking its keys until a later reconcile finds it",
@@ -47,9 +67,11 @@ def reconcile(
             )
             continue
         if found is not None:
-            journal.record(coid, EntryState.ACKNOWLEDGED, ack=found, reason="reconciled")
+            record = partial(journal.record, coid, EntryState.ACKNOWLEDGED, ack=found)
+            yield from blocking(partial(record, reason="reconciled"))
         elif time.time() - entry.updated >= runtime.RECONCILE_SETTLE_SECONDS:
-            journal.record(coid, EntryState.NOT_PLACED, reason="reconciled: not at the venue")
+            reason = "reconciled: not at the venue"
+            yield from blocking(partial(journal.record, coid, EntryState.NOT_PLACED, reason=reason))
         else:
             log.warning(
                 "order %s is not at the venue yet but was sent %.1fs ago; it stays %s until "
@@ -60,7 +82,7 @@ def reconcile(
                 runtime.RECONCILE_SETTLE_SECONDS,
             )
             continue
-        now = journal.get(coid)
+        now = yield from blocking(partial(journal.get, coid))
         if now is not None:
             resolved.append(now)
     return resolved

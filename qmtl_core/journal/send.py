@@ -1,8 +1,10 @@
 """The journaled send: claim durably, send, record the outcome.
 
 Used by ``BaseBrokerageClient.post_order`` and ``Runner.submit_order``, so every
-connector journals the same way. Before the first order a process sends for a
-connector, the journal's reclaimable entries of that connector are reconciled.
+connector journals the same way (:func:`journaling` is the plan both the blocking and
+the event-loop paths run, see :mod:`qmtl_core.steps`). Before the first order a
+process sends for a connector, the journal's reclaimable entries of that connector
+are reconciled.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
+from qmtl_core import steps
 from qmtl_core.journal.base import OrderJournal
 from qmtl_core.journal.model import EntryState, JournalEntry, proves_not_placed
-from qmtl_core.journal.reconcile import Lookup, reconcile
+from qmtl_core.journal.reconcile import Lookup, LookupPlan, reconciling
 from qmtl_core.orders import Order, OrderAck
+from qmtl_core.steps import Plan
 
 log = logging.getLogger("qmtl_core.journal")
 
@@ -45,9 +50,37 @@ def send_journaled(
     ``Exception`` records ``unknown``; a ``BaseException`` (``KeyboardInterrupt``,
     cancellation) leaves the entry ``in_flight`` for reconciliation.
     """
+    plan = journaling(
+        journal,
+        order,
+        connector=connector,
+        send=lambda o: steps.call("send", o),
+        lookup=None if lookup is None else (lambda o: steps.call("lookup", o)),
+        key=key,
+        key_ttl=key_ttl,
+    )
+    calls = {"send": send, "lookup": lookup}
+    return steps.run(plan, lambda step: calls[step.name](*step.args))  # type: ignore[misc]
+
+
+def journaling(
+    journal: OrderJournal,
+    order: Order,
+    *,
+    connector: str,
+    send: Callable[[Order], Plan[OrderAck]],
+    lookup: LookupPlan | None,
+    key: str | None = None,
+    key_ttl: float | None = None,
+) -> Plan[Journaled]:
+    """The plan of :func:`send_journaled`: claim and record are store steps, ``send``
+    and ``lookup`` the caller's plans. A ``BaseException`` thrown in while the order is
+    on its way (a cancelled task) leaves the entry ``in_flight``."""
     if lookup is not None and journal.first_send(connector):
-        reconcile(journal, lookup, connector=connector)
-    claim = journal.claim(order, connector=connector, key=key, key_ttl=key_ttl)
+        yield from reconciling(journal, lookup, connector=connector)
+    claim = yield from steps.blocking(
+        partial(journal.claim, order, connector=connector, key=key, key_ttl=key_ttl)
+    )
     if not claim.fresh:
         held = claim.entry
         log.warning(
@@ -62,21 +95,21 @@ def send_journaled(
     coid = order.client_order_id
     with journal.sending(coid):
         try:
-            ack = send(order)
+            ack = yield from send(order)
         except Exception as exc:
             state = EntryState.NOT_PLACED if proves_not_placed(exc) else EntryState.UNKNOWN
-            _record(journal, coid, state, None, f"{type(exc).__name__}: {exc}")
+            yield from _record(journal, coid, state, None, f"{type(exc).__name__}: {exc}")
             raise
-    _record(journal, coid, EntryState.ACKNOWLEDGED, ack, "")
+    yield from _record(journal, coid, EntryState.ACKNOWLEDGED, ack, "")
     return Journaled(True, ack, claim.entry)
 
 
 def _record(
     journal: OrderJournal, coid: str, state: EntryState, ack: OrderAck | None, reason: str
-) -> None:
+) -> Plan[None]:
     """Store an outcome; if the store fails, the entry stays in flight (reconciliation
     will find the truth at the venue) and the caller still gets the venue's answer."""
     try:
-        journal.record(coid, state, ack=ack, reason=reason)
+        yield from steps.blocking(partial(journal.record, coid, state, ack=ack, reason=reason))
     except Exception:
         log.exception("order %s: recording %s in the journal failed", coid, state.value)

@@ -10,6 +10,7 @@ describes the venue (price, order count, faults) or the feed source.
 
 from __future__ import annotations
 
+from qmtl_core.testing.async_twin import AsyncTwinConformance, BlockingTwin
 from qmtl_core.testing.brokerage_suite import BrokerageConformance
 from qmtl_core.testing.events import EventRecorder, record_events
 from qmtl_core.testing.feed_suite import FeedConformance
@@ -22,6 +23,8 @@ from qmtl_core.testing.harness import (
 )
 
 __all__ = [
+    "AsyncTwinConformance",
+    "BlockingTwin",
     "BrokerageConformance",
     "BrokerageFault",
     "EventRecorder",

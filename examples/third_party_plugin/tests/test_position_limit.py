@@ -14,7 +14,7 @@ from qmtl_core import load_connectors
 from qmtl_core.brokerage import BrokerageClient
 from qmtl_core.errors import OrderValidationError
 from qmtl_core.registry import default_registry
-from qmtl_core.testing import BrokerageConformance, BrokerageFault
+from qmtl_core.testing import AsyncTwinConformance, BrokerageConformance, BrokerageFault
 
 SYMBOL = "BTC/USDT"
 
@@ -49,6 +49,20 @@ class TestPositionLimitConformance(BrokerageConformance):
     @pytest.fixture
     def venue(self, brokerage: PositionLimitBrokerage) -> WrappedPaperVenue:
         return WrappedPaperVenue(brokerage)
+
+
+class TestPositionLimitAsyncTwin(AsyncTwinConformance):
+    """A protocol-only client: its async twin runs each call in the bounded pool."""
+
+    @pytest.fixture
+    def blocking_brokerage(self) -> PositionLimitBrokerage:
+        return PositionLimitBrokerage(
+            "fake", limits={SYMBOL: 100}, inner_options={"prices": {SYMBOL: 50000}}
+        )
+
+    @pytest.fixture
+    def venue(self, blocking_brokerage: PositionLimitBrokerage) -> WrappedPaperVenue:
+        return WrappedPaperVenue(blocking_brokerage)
 
 
 def buy(qty: str, **extra: Any) -> dict[str, Any]:

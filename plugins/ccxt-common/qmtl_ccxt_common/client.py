@@ -10,9 +10,11 @@ config; a ccxt-based plugin of another kind reuses ``open_venue`` and ``CcxtConf
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
 from typing import Any, ClassVar, Self, TypeVar
 
 from qmtl_ccxt_common.acks import AssetBalance, to_ack, to_balances
+from qmtl_ccxt_common.aio import AsyncCcxtVenue
 from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_ccxt_common.errors import is_duplicate_client_order_id
 from qmtl_ccxt_common.markets import conform
@@ -36,7 +38,7 @@ from qmtl_core.errors import (
     TransientError,
     VenueProtocolError,
 )
-from qmtl_core.execution import RetryPolicy, call_with_retries
+from qmtl_core.execution import RetryPolicy, call_with_retries, retrying
 from qmtl_core.journal import OrderJournal
 from qmtl_core.orders import (
     SPOT_ORDER_TYPES,
@@ -47,6 +49,7 @@ from qmtl_core.orders import (
     TimeInForce,
     order_ref,
 )
+from qmtl_core.steps import Call, Plan, call, run
 
 T = TypeVar("T")
 #: Time-in-force values every ccxt venue we target understands for limit orders.
@@ -93,6 +96,8 @@ class CcxtClient(BaseBrokerageClient):
         self.config = config
         self.retry_policy = RetryPolicy(max_retries=config.max_retries, backoff=config.backoff)
         self.venue = open_venue(config, self.product, instance)
+        #: Built around a ready exchange instance rather than from the config.
+        self.adopted = instance is not None
         self.exchange: Any = self.venue.exchange
         self._refs = OrderRefs()
         self.open_rate_budget(self.venue.id, self.exchange.apiKey or None, config)
@@ -117,21 +122,41 @@ class CcxtClient(BaseBrokerageClient):
 
     def validate(self, order: OrderInput) -> Order:
         """The order as it would be sent: core rules, then the market's precision and limits."""
+        return run(self.validating(order, self.exchange), self._perform_ccxt)
+
+    def validating(self, order: OrderInput, exchange: Any) -> Plan[Order]:
+        """The plan of :meth:`validate` against ``exchange`` (this client's, or its async
+        twin's): markets are loaded by the driver's exchange."""
         validated = super().validate(order)
         _check_time_in_force(validated)
-        self._retrying("load_markets", self.exchange.load_markets)
-        return conform(self.exchange, validated)
+        yield from retrying(lambda: ccxt_call("load_markets", "load_markets"), self.retry_policy)
+        return conform(exchange, validated)
 
     def poll_order_status(self, order: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
         """The order's current state; ``symbol`` is needed only for orders this client
         did not place or list (e.g. after a restart)."""
+        return run(self.polling(order, symbol=symbol), self.perform)
+
+    def polling(self, order: OrderRefInput, *, symbol: str | None = None) -> Plan[OrderAck]:
+        """The plan of :meth:`poll_order_status`."""
         self._note_ref(order, symbol)
-        return super().poll_order_status(order)
+        return (yield from super().polling(order))
 
     def cancel_order(self, order_id: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
         """Cancel; raises ``OrderNotCancelable`` if the order already filled or ended."""
+        return run(self.canceling(order_id, symbol=symbol), self.perform)
+
+    def canceling(self, order_id: OrderRefInput, *, symbol: str | None = None) -> Plan[OrderAck]:
+        """The plan of :meth:`cancel_order`."""
         self._note_ref(order_id, symbol)
-        return super().cancel_order(order_id)
+        return (yield from super().canceling(order_id))
+
+    def async_venue(self, executor: Executor) -> AsyncCcxtVenue:
+        """The native async twin's venue calls: a ``ccxt.async_support`` exchange built
+        from this client's config (same secrets, environment and rate budget). A client
+        adopted from a ready exchange instance has no config to build one from: its
+        calls then run in ``executor``."""
+        return AsyncCcxtVenue(self, executor)
 
     def open_orders(self, symbol: str | None = None) -> list[OrderAck]:
         """Orders still working at the venue, e.g. to reconcile after a restart."""
@@ -159,29 +184,55 @@ class CcxtClient(BaseBrokerageClient):
             params["timeInForce"] = order.time_in_force.value
         return params
 
+    # Each venue call is a plan of ccxt calls (see ``ccxt_call``): run here on the
+    # blocking exchange, and by ``AsyncCcxtVenue`` on the ``ccxt.async_support`` one.
+    VENUE_PLANS: ClassVar[Mapping[str, str]] = {
+        "send": "send_plan",
+        "lookup": "lookup_plan",
+        "fetch": "fetch_plan",
+        "cancel": "cancel_plan",
+    }
+
+    def _perform_ccxt(self, step: Call) -> Any:
+        """One ccxt call of a plan on the blocking exchange, errors translated."""
+        action, method, args = step.args
+        return self.venue.call(
+            action, lambda: getattr(self.exchange, method)(*args), placing=step.placing
+        )
+
     def _send(self, order: Order) -> OrderAck:
+        return run(self.send_plan(order), self._perform_ccxt)
+
+    def _lookup(self, order: Order) -> OrderAck | None:
+        return run(self.lookup_plan(order), self._perform_ccxt)
+
+    def _fetch(self, ref: str) -> OrderAck:
+        return run(self.fetch_plan(ref), self._perform_ccxt)
+
+    def _cancel(self, ref: str) -> OrderAck:
+        return run(self.cancel_plan(ref), self._perform_ccxt)
+
+    def send_plan(self, order: Order) -> Plan[OrderAck]:
+        """Place ``order`` once (``create_order``); a duplicate client id is looked up."""
         self._refs.remember(order.symbol, order_id=None, client_order_id=order.client_order_id)
         params = self.order_params(order)
         price = None if order.limit_price is None else str(order.limit_price)
+        args = (
+            order.symbol,
+            order.type.value,
+            order.side.value.lower(),
+            str(order.quantity),
+            price,
+            params,
+        )
         try:
-            created = self.venue.call(
-                "create_order",
-                lambda: self.exchange.create_order(
-                    order.symbol,
-                    order.type.value,
-                    order.side.value.lower(),
-                    str(order.quantity),
-                    price,
-                    params,
-                ),
-                placing=True,
-            )
+            created = yield from ccxt_call("create_order", "create_order", *args, placing=True)
         except OrderRejected as exc:
             if not is_duplicate_client_order_id(exc.raw or {}):
                 raise
             # The venue already holds an order with this client id: an earlier attempt
             # landed. Return that order rather than placing a second one.
-            existing = self._lookup(order)
+            existing = yield from self.lookup_plan(order)
             if existing is None:
                 raise TransientError(str(exc), ambiguous=True) from None
             return existing
@@ -194,40 +245,36 @@ class CcxtClient(BaseBrokerageClient):
                 f"{exc}; looking order {order.client_order_id} up", ambiguous=True
             ) from exc
 
-    def _lookup(self, order: Order) -> OrderAck | None:
-        coid = order.client_order_id
+    def lookup_plan(self, order: Order) -> Plan[OrderAck | None]:
+        """The venue's order with ``order``'s client id (None if it has none), by
+        ``fetch_order`` or else among the open orders."""
+        coid, symbol = order.client_order_id, order.symbol
         try:
-            found = self.venue.call("fetch_order", lambda: self._find(coid, order.symbol))
+            if self.exchange.has.get("fetchOrder"):
+                params = {"clientOrderId": coid}
+                found = yield from ccxt_call("fetch_order", "fetch_order", coid, symbol, params)
+            else:
+                orders = yield from ccxt_call("fetch_order", "fetch_open_orders", symbol)
+                found = next((o for o in orders if o.get("clientOrderId") == coid), None)
         except OrderNotFound:
             return None
-        return None if found is None else self._ack(found, order.symbol, coid)
+        return None if found is None else self._ack(found, symbol, coid)
 
-    def _find(self, client_order_id: str, symbol: str) -> Mapping[str, Any] | None:
-        """The venue's order with this client id, by ``fetch_order`` or else open orders."""
-        if self.exchange.has.get("fetchOrder"):
-            params = {"clientOrderId": client_order_id}
-            found: Mapping[str, Any] = self.exchange.fetch_order(client_order_id, symbol, params)
-            return found
-        orders = self.exchange.fetch_open_orders(symbol)
-        return next((o for o in orders if o.get("clientOrderId") == client_order_id), None)
-
-    def _fetch(self, ref: str) -> OrderAck:
+    def fetch_plan(self, ref: str) -> Plan[OrderAck]:
+        """The order ``ref`` (venue or client id) as the venue holds it now."""
         symbol, coid, params = self._locate(ref)
-        fetched = self.venue.call(
-            "fetch_order", lambda: self.exchange.fetch_order(ref, symbol, params)
-        )
+        fetched = yield from ccxt_call("fetch_order", "fetch_order", ref, symbol, params)
         return self._ack(fetched, symbol, coid)
 
-    def _cancel(self, ref: str) -> OrderAck:
+    def cancel_plan(self, ref: str) -> Plan[OrderAck]:
+        """Cancel ``ref``; ``OrderNotCancelable`` when it already ended."""
         symbol, coid, params = self._locate(ref)
         try:
-            canceled = self.venue.call(
-                "cancel_order", lambda: self.exchange.cancel_order(ref, symbol, params)
-            )
+            canceled = yield from ccxt_call("cancel_order", "cancel_order", ref, symbol, params)
         except OrderNotFound:
             # Binance answers "unknown order" for orders that already filled: tell
             # "already complete" apart from "never existed" by looking.
-            current = self._fetch(ref)
+            current = yield from self.fetch_plan(ref)
             if current.status.is_complete:
                 raise OrderNotCancelable(
                     current.id, current.status.value, raw=current.raw
@@ -285,6 +332,11 @@ class CcxtClient(BaseBrokerageClient):
     def _retrying(self, action: str, fn: Callable[[], T]) -> T:
         """An idempotent ccxt call, retried on transient failures with the core policy."""
         return call_with_retries(lambda: self.venue.call(action, fn), self.retry_policy)
+
+
+def ccxt_call(action: str, method: str, *args: Any, placing: bool = False) -> Plan[Any]:
+    """A plan step: the exchange's ``method(*args)``, errors reported as ``action``."""
+    return (yield from call("ccxt", action, method, args, placing=placing))
 
 
 def _check_time_in_force(order: Order) -> None:

@@ -17,12 +17,15 @@ override them. After every answer the shared counters are raised to the venue's
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from typing import Any
 
 from qmtl_core.brokerage import BaseBrokerageClient
 from qmtl_core.rate_limits import UNITS, Limit
+from qmtl_core.steps import Call, run_async
 
 #: Binance ``rateLimitType`` -> pool name prefix.
 POOL_KINDS = {"REQUEST_WEIGHT": "weight", "ORDERS": "orders", "RAW_REQUESTS": "raw_requests"}
@@ -84,6 +87,15 @@ class VenueMeter:
                 costs[pool] = 1
         return costs
 
+    def _priced(
+        self, path: str, api: Any, method: str, params: Any, config: Any
+    ) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, int]]:
+        """A request's params and config (never None), the order it is for, its costs."""
+        params = {} if params is None else params
+        config = {} if config is None else config
+        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
+        return params, config, str(ref), self.costs(path, api, method, params, config)
+
     def _metered(
         self,
         path: str,
@@ -92,10 +104,8 @@ class VenueMeter:
         params: Any = None,
         config: Any = None,
     ) -> Any:
-        params = {} if params is None else params
-        config = {} if config is None else config
-        ref = params.get("newClientOrderId") or params.get("origClientOrderId") or path
-        self._client.spend(self.costs(path, api, method, params, config), str(ref))
+        params, config, ref, costs = self._priced(path, api, method, params, config)
+        self._client.spend(costs, ref)
         result = self._fetch2(path, api, method, params, config)
         if path == "exchangeInfo" and isinstance(result, dict):
             self._adopt(result)
@@ -114,9 +124,15 @@ class VenueMeter:
     def _adopt(self, info: Mapping[str, Any]) -> None:
         """The venue's own limits and clock, read once from ``exchangeInfo``."""
         budget = self._client.rate_budget
+        if self._adopt_limits(info) and budget is not None:
+            budget.sync_clock(lambda: float(self._exchange.fetch_time()) / 1000)
+
+    def _adopt_limits(self, info: Mapping[str, Any]) -> bool:
+        """The venue's own limits; True when it published its clock too."""
+        budget = self._client.rate_budget
         limits = venue_limits(info.get("rateLimits"))
         if budget is None or not limits:
-            return
+            return False
         budget.set_defaults(limits)
         per_minute = [
             lim.limit * 60 / lim.interval for p, lim in limits.items() if p.startswith("weight_")
@@ -125,6 +141,48 @@ class VenueMeter:
         if per_minute and rate_limit_ms > 0:
             # ccxt allows 60000/rateLimit cost units a minute, the venue per_minute weight.
             self._weight_per_cost = per_minute[0] * rate_limit_ms / 60000
-        server_time = info.get("serverTime")
-        if isinstance(server_time, int):
-            budget.sync_clock(lambda: float(self._exchange.fetch_time()) / 1000)
+        return isinstance(info.get("serverTime"), int)
+
+
+class AsyncVenueMeter(VenueMeter):
+    """:class:`VenueMeter` for a ``ccxt.async_support`` exchange: the same costs from the
+    same budget, spent through the client's plans on the loop (``asyncio.sleep`` waits,
+    store I/O in ``executor``)."""
+
+    def __init__(self, client: BaseBrokerageClient, exchange: Any, executor: Executor) -> None:
+        self._executor = executor
+        super().__init__(client, exchange)
+
+    async def _metered(
+        self,
+        path: str,
+        api: Any = "public",
+        method: str = "GET",
+        params: Any = None,
+        config: Any = None,
+    ) -> Any:
+        params, config, ref, costs = self._priced(path, api, method, params, config)
+        await run_async(self._client.spending(costs, ref), _no_calls, self._executor)
+        result = await self._fetch2(path, api, method, params, config)
+        if path == "exchangeInfo" and isinstance(result, dict) and self._adopt_limits(result):
+            budget = self._client.rate_budget
+            assert budget is not None
+            venue_now = float(await self._exchange.fetch_time()) / 1000
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._executor, budget.sync_clock, lambda: venue_now)
+        return result
+
+    async def _observed(
+        self, url: str, method: str = "GET", headers: Any = None, body: Any = None
+    ) -> Any:
+        try:
+            return await self._fetch(url, method, headers, body)
+        finally:
+            used = reported_usage(self._exchange.last_response_headers)
+            if used:
+                plan = self._client.answering(None, None, used)
+                await run_async(plan, _no_calls, self._executor)
+
+
+async def _no_calls(step: Call) -> Any:
+    raise TypeError(f"a rate budget plan makes no venue call ({step.name})")

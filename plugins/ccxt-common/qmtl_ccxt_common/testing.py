@@ -11,15 +11,18 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 
+from qmtl_ccxt_common.aio import AsyncCcxtVenue
 from qmtl_ccxt_common.client import CcxtClient
 from qmtl_ccxt_common.recorded import BinanceReplay, ReplayHarness
-from qmtl_core.testing import BrokerageConformance
+from qmtl_ccxt_common.recorded.loopback import loopback
+from qmtl_core.aio import AsyncBrokerage
+from qmtl_core.testing import AsyncTwinConformance, BrokerageConformance
 
 C = TypeVar("C", bound=CcxtClient)
 
@@ -94,6 +97,27 @@ class RecordedConformance(BrokerageConformance):
     @pytest.fixture
     def venue(self, venue: BinanceReplay) -> ReplayHarness:
         return ReplayHarness(venue)
+
+
+class RecordedAsyncTwinConformance(AsyncTwinConformance):
+    """The kit through the client's ``ccxt.async_support`` twin, on the recording served
+    on loopback (subclasses add ``blocking_brokerage``)."""
+
+    @pytest.fixture
+    def venue(self, venue: BinanceReplay) -> ReplayHarness:
+        return ReplayHarness(venue)
+
+    @pytest.fixture
+    def prepare_twin(self, venue: ReplayHarness) -> Iterator[Callable[[AsyncBrokerage], None]]:
+        with loopback(venue.replay) as served:
+            yield lambda twin: served.route(twin_exchange(twin))
+
+
+def twin_exchange(twin: AsyncBrokerage) -> Any:
+    """The ``ccxt.async_support`` exchange behind a ccxt client's async twin."""
+    venue = twin.venue
+    assert isinstance(venue, AsyncCcxtVenue) and venue.exchange is not None
+    return venue.exchange
 
 
 def run_script(

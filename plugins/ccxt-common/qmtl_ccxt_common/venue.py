@@ -3,18 +3,23 @@
 ``open_venue`` builds (or adopts) the exchange: credentials revealed only into ccxt,
 the environment chosen explicitly (a venue without a sandbox is an error, never a
 silent live connection), logging scrubbed. ``Venue.call`` runs one ccxt call at a
-time with the runtime timeout and turns ccxt errors into core errors.
+time with the runtime timeout and turns ccxt errors into core errors; ``AsyncVenue``
+does the same for the ``ccxt.async_support`` twin of the same config.
 """
 
 from __future__ import annotations
 
+import asyncio
 import copy
+import inspect
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
+from types import ModuleType
 from typing import Any, Literal, TypeVar
 
 import ccxt
+import ccxt.async_support
 
 from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_ccxt_common.errors import translate
@@ -33,6 +38,10 @@ from qmtl_core.redaction import Secret, reveal
 T = TypeVar("T")
 Environment = Literal["live", "sandbox", "demo"]
 log = logging.getLogger(__name__)
+
+
+#: What ccxt's parsers raise on an answer that is not what the venue documents.
+PARSER_ERRORS = (TypeError, ValueError, KeyError, IndexError, AttributeError)
 
 
 class Venue:
@@ -55,27 +64,42 @@ class Venue:
     def call(self, action: str, fn: Callable[[], T], *, placing: bool = False) -> T:
         """Run ``fn`` (one ccxt call) and translate its errors; ``placing`` if it may create."""
         with self._lock:
-            self.exchange.timeout = int(runtime.HTTP_TIMEOUT_SECONDS * 1000)
-            # Errors are read from the last answer: never let it be an earlier call's.
-            self.exchange.last_http_response = None
-            self.exchange.last_response_headers = None
+            self._prepare()
             try:
                 return fn()
             except ccxt.InvalidNonce as exc:
                 error = self._translate(action, exc, placing)
+                self._told(error)
                 self._resync_clock()
                 raise error from None
             except ccxt.BaseError as exc:
-                raise self._translate(action, exc, placing) from None
-            except (TypeError, ValueError, KeyError, IndexError, AttributeError) as exc:
-                # ccxt's parser met an answer that is not what the venue documents.
-                message = self.scrub(f"{self.id} {action}: unreadable answer ({exc!r})")
-                if placing:  # the order may be live: look it up, never guess
-                    raise TransientError(message, ambiguous=True) from None
-                raise VenueProtocolError(message) from None
+                error = self._translate(action, exc, placing)
+                self._told(error)
+                raise error from None
+            except PARSER_ERRORS as exc:
+                raise self._unreadable(action, exc, placing) from None
+
+    def _unreadable(self, action: str, exc: Exception, placing: bool) -> BrokerageError:
+        """ccxt's parser met an answer that is not what the venue documents; after a
+        placing call the order may be live, so it is ambiguous (looked up, never guessed)."""
+        message = self.scrub(f"{self.id} {action}: unreadable answer ({exc!r})")
+        if placing:
+            return TransientError(message, ambiguous=True)
+        return VenueProtocolError(message)
+
+    def _prepare(self) -> None:
+        self.exchange.timeout = int(runtime.HTTP_TIMEOUT_SECONDS * 1000)
+        # Errors are read from the last answer: never let it be an earlier call's.
+        self.exchange.last_http_response = None
+        self.exchange.last_response_headers = None
+
+    def _told(self, error: BrokerageError) -> None:
+        """A "too many requests" answer blocks the account's budget."""
+        if isinstance(error, RateLimited) and self.on_rate_limited is not None:
+            self.on_rate_limited(error.retry_after)
 
     def _translate(self, action: str, exc: ccxt.BaseError, placing: bool) -> BrokerageError:
-        error = translate(
+        return translate(
             exc,
             venue=self.id,
             action=action,
@@ -84,9 +108,6 @@ class Venue:
             body=self.exchange.last_http_response,
             retry_after=self._retry_after(),
         )
-        if isinstance(error, RateLimited) and self.on_rate_limited is not None:
-            self.on_rate_limited(error.retry_after)
-        return error
 
     def _retry_after(self) -> float | None:
         headers = self.exchange.last_response_headers or {}
@@ -107,11 +128,52 @@ class Venue:
             log.info("%s: clock re-synced, local clock ahead by %s ms", self.id, offset)
 
 
-def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Venue:
+class AsyncVenue(Venue):
+    """A ``ccxt.async_support`` exchange with the same rules: one call at a time (ccxt
+    reads an error's body from the exchange's last answer), the same timeout and error
+    translation; a "too many requests" answer is awaited into ``on_rate_limited_async``."""
+
+    def __init__(self, exchange: Any, environment: Environment, scrub: Scrubber) -> None:
+        super().__init__(exchange, environment, scrub)
+        self._alock = asyncio.Lock()
+        #: Awaited with the venue's ``Retry-After`` when it says "too many requests".
+        self.on_rate_limited_async: Callable[[float | None], Awaitable[None]] | None = None
+
+    async def acall(self, action: str, fn: Callable[[], Any], *, placing: bool = False) -> Any:
+        """Run ``fn`` (one ccxt call, awaited if it returns an awaitable) and translate
+        its errors; ``placing`` if it may create."""
+        async with self._alock:
+            self._prepare()
+            try:
+                result = fn()
+                return await result if inspect.isawaitable(result) else result
+            except ccxt.BaseError as exc:
+                error = self._translate(action, exc, placing)
+                if isinstance(error, RateLimited) and self.on_rate_limited_async is not None:
+                    await self.on_rate_limited_async(error.retry_after)
+                if isinstance(exc, ccxt.InvalidNonce):
+                    await self._aresync_clock()
+                raise error from None
+            except PARSER_ERRORS as exc:
+                raise self._unreadable(action, exc, placing) from None
+
+    async def _aresync_clock(self) -> None:
+        try:
+            await self.exchange.load_time_difference()
+        except ccxt.BaseError as exc:
+            log.warning("%s: could not re-sync the clock: %s", self.id, self.scrub(str(exc)))
+
+
+def open_venue(
+    config: CcxtConfig, product: Product, instance: Any = None, *, asynchronous: bool = False
+) -> Venue:
     """Build the exchange ``config`` names (or adopt a ready ``instance``) for ``product``,
-    and pick its environment."""
-    if instance is None:
-        instance = _construct(config, product.defaults)
+    and pick its environment. ``asynchronous``: a ``ccxt.async_support`` exchange of the
+    same config (same secrets, same environment) in an :class:`AsyncVenue`."""
+    if asynchronous:
+        instance = _construct(config, product.defaults, ccxt.async_support)
+    elif instance is None:
+        instance = _construct(config, product.defaults, ccxt)
     elif isinstance(instance, ccxt.Exchange) and instance.synchronous:
         settings = config.ccxt_settings()
         if settings or config.options:
@@ -135,10 +197,10 @@ def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Ve
     scrub = Scrubber.for_exchange(instance)
     instance.logger = RedactingLogger(logging.getLogger("ccxt.base.exchange"), scrub)
     instance.log = redacting_print(scrub)
-    return Venue(instance, environment, scrub)
+    return (AsyncVenue if asynchronous else Venue)(instance, environment, scrub)
 
 
-def _construct(config: CcxtConfig, defaults: Mapping[str, Any]) -> Any:
+def _construct(config: CcxtConfig, defaults: Mapping[str, Any], module: ModuleType) -> Any:
     """The ccxt exchange (``config`` was checked: the id exists); secrets revealed only here."""
     settings: dict[str, Any] = {
         key: reveal(value) if isinstance(value, Secret) else value
@@ -146,7 +208,7 @@ def _construct(config: CcxtConfig, defaults: Mapping[str, Any]) -> Any:
     }
     settings["enableRateLimit"] = config.enableRateLimit
     settings["options"] = _merge(defaults, config.options)
-    return getattr(ccxt, config.exchange)(settings)
+    return getattr(module, config.exchange)(settings)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

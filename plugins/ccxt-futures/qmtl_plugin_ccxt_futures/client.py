@@ -10,11 +10,9 @@ futures order fields (``position_side``, ``reduce_only``, per-order ``leverage``
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable
 from typing import Any
 
-from qmtl_ccxt_common.client import CcxtClient
+from qmtl_ccxt_common.client import CcxtClient, ccxt_call
 from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_ccxt_common.errors import venue_code
 from qmtl_ccxt_common.products import FUTURES
@@ -22,6 +20,7 @@ from qmtl_core.brokerage import Capabilities, OcoSupport, OrderInput
 from qmtl_core.errors import OrderRejected, OrderValidationError
 from qmtl_core.journal import OrderJournal
 from qmtl_core.orders import SPOT_ORDER_TYPES, Order, OrderAck, PositionSide, Side
+from qmtl_core.steps import Plan
 from qmtl_plugin_ccxt_futures.config import CcxtFuturesConfig
 from qmtl_plugin_ccxt_futures.positions import Position, to_positions
 
@@ -59,7 +58,6 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         self.margin_mode: str | None = config.margin_mode
         self.hedge_mode: bool | None = config.hedge_mode
         super()._configure(config, instance, journal=journal)
-        self._setup_lock = threading.Lock()
         self._position_mode_done = False
         self._margin_mode_done: set[str] = set()
         self._leverage_now: dict[str, int] = {}
@@ -67,9 +65,9 @@ class FuturesCcxtBrokerageClient(CcxtClient):
     def default_symbol(self) -> str | None:
         return self.symbol
 
-    def validate(self, order: OrderInput) -> Order:
+    def validating(self, order: OrderInput, exchange: Any) -> Plan[Order]:
         """Core and market checks, then the position-mode rules the venue would enforce."""
-        validated = super().validate(order)
+        validated = yield from super().validating(order, exchange)
         leverage = validated.leverage
         if leverage is not None and leverage != leverage.to_integral_value():
             raise OrderValidationError("leverage", str(leverage), "must be a whole number, e.g. 10")
@@ -103,38 +101,40 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         fetched = self._retrying("fetch_positions", lambda: self.exchange.fetch_positions(symbols))
         return to_positions(fetched)
 
-    def _send(self, order: Order) -> OrderAck:
-        self._prepare(order)
-        return super()._send(order)
+    def send_plan(self, order: Order) -> Plan[OrderAck]:
+        yield from self._preparing(order)
+        return (yield from super().send_plan(order))
 
-    def _prepare(self, order: Order) -> None:
-        """Account settings the order needs, each applied once (or when it changes)."""
-        symbol = self.exchange.market(order.symbol)["symbol"]
+    def _preparing(self, order: Order) -> Plan[None]:
+        """Account settings the order needs, each applied once (or when it changes).
+
+        Two orders racing here may both apply a setting: harmless, the venue's "already
+        set" answer is accepted; no lock is held across a venue call (on an event loop
+        that would block every other task)."""
+        market = yield from ccxt_call("market", "market", order.symbol)
+        symbol = market["symbol"]
         leverage = int(order.leverage) if order.leverage is not None else self.leverage
-        ex = self.exchange
-        with self._setup_lock:
-            if self.hedge_mode is not None and not self._position_mode_done:
-                hedged = self.hedge_mode
-                self._apply("set_position_mode", lambda: ex.set_position_mode(hedged))
-                self._position_mode_done = True
-            margin_mode = self.margin_mode
-            if margin_mode is not None and symbol not in self._margin_mode_done:
-                self._apply("set_margin_mode", lambda: ex.set_margin_mode(margin_mode, symbol))
-                self._margin_mode_done.add(symbol)
-            if leverage is not None and self._leverage_now.get(symbol) != leverage:
-                self._apply("set_leverage", lambda: ex.set_leverage(leverage, symbol))
-                self._leverage_now[symbol] = leverage
+        if self.hedge_mode is not None and not self._position_mode_done:
+            yield from self._applying("set_position_mode", self.hedge_mode)
+            self._position_mode_done = True
+        margin_mode = self.margin_mode
+        if margin_mode is not None and symbol not in self._margin_mode_done:
+            yield from self._applying("set_margin_mode", margin_mode, symbol)
+            self._margin_mode_done.add(symbol)
+        if leverage is not None and self._leverage_now.get(symbol) != leverage:
+            yield from self._applying("set_leverage", leverage, symbol)
+            self._leverage_now[symbol] = leverage
 
-    def _apply(self, action: str, call: Callable[[], Any]) -> None:
+    def _applying(self, method: str, *args: Any) -> Plan[None]:
         try:
-            self.venue.call(action, call)
+            yield from ccxt_call(method, method, *args)
         except OrderRejected as exc:
             raw = exc.raw or {}
             if venue_code(raw) not in ALREADY_SET_CODES and raw.get("error") not in (
                 ALREADY_SET_ERRORS
             ):
                 raise
-            log.info("%s: %s already in place (%s)", self.venue.id, action, raw.get("msg"))
+            log.info("%s: %s already in place (%s)", self.venue.id, method, raw.get("msg"))
 
 
 def _check_hedge_order(order: Order) -> None:

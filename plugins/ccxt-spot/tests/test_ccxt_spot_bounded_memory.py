@@ -29,4 +29,5 @@ def test_the_ccxt_client_stays_bounded(
         for route in venue.mock.registered():
             route.calls.reset()
 
-    assert retained_bytes_per_order(send, cap=CAP, orders=600) < 16
+    # ~1 KB per order without the cap; a few bytes of noise from other threads allowed.
+    assert retained_bytes_per_order(send, cap=CAP, orders=1_000) < 32

@@ -7,13 +7,23 @@ from collections.abc import Callable
 import pytest
 
 from qmtl_ccxt_common.recorded import ReplayHarness
-from qmtl_ccxt_common.testing import RecordedConformance
+from qmtl_ccxt_common.testing import RecordedAsyncTwinConformance, RecordedConformance
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 
 
 class TestCcxtSpotConformance(RecordedConformance):
     @pytest.fixture
     def brokerage(
+        self, venue: ReplayHarness, make_client: Callable[..., CcxtBrokerageClient]
+    ) -> CcxtBrokerageClient:
+        return make_client()
+
+
+class TestCcxtSpotAsyncTwin(RecordedAsyncTwinConformance):
+    """The same cases through the ``ccxt.async_support`` twin on the loopback recording."""
+
+    @pytest.fixture
+    def blocking_brokerage(
         self, venue: ReplayHarness, make_client: Callable[..., CcxtBrokerageClient]
     ) -> CcxtBrokerageClient:
         return make_client()

@@ -8,7 +8,12 @@ from typing import Any
 import pytest
 
 from qmtl_core.feeds import MessageHandler
-from qmtl_core.testing import BrokerageConformance, BrokerageFault, FeedConformance
+from qmtl_core.testing import (
+    AsyncTwinConformance,
+    BrokerageConformance,
+    BrokerageFault,
+    FeedConformance,
+)
 from qmtl_plugin_fake.brokerage import FakeBrokerageClient
 from qmtl_plugin_fake.feed import FakeLiveDataFeed
 
@@ -41,6 +46,16 @@ class TestFakeBrokerage(BrokerageConformance):
     @pytest.fixture
     def venue(self, brokerage: FakeBrokerageClient) -> PaperVenue:
         return PaperVenue(brokerage)
+
+
+class TestFakeBrokerageAsyncTwin(AsyncTwinConformance):
+    @pytest.fixture
+    def blocking_brokerage(self) -> FakeBrokerageClient:
+        return FakeBrokerageClient(prices={PaperVenue.symbol: PaperVenue.price})
+
+    @pytest.fixture
+    def venue(self, blocking_brokerage: FakeBrokerageClient) -> PaperVenue:
+        return PaperVenue(blocking_brokerage)
 
 
 class InMemorySource:

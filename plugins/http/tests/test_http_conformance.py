@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 
-from qmtl_core.testing import BrokerageConformance, BrokerageFault
+from qmtl_core.testing import AsyncTwinConformance, BrokerageConformance, BrokerageFault
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.server import BrokerServer
 
@@ -42,17 +42,35 @@ class ReferenceVenue:
         return True
 
 
-class TestHttpBrokerage(BrokerageConformance):
-    @pytest.fixture
-    def server(self) -> Iterator[BrokerServer]:
-        with BrokerServer(prices={ReferenceVenue.symbol: ReferenceVenue.price}, token=TOKEN) as s:
-            yield s
+@pytest.fixture
+def server() -> Iterator[BrokerServer]:
+    with BrokerServer(prices={ReferenceVenue.symbol: ReferenceVenue.price}, token=TOKEN) as s:
+        yield s
 
-    @pytest.fixture
-    def brokerage(self, server: BrokerServer) -> Iterator[HttpBrokerageClient]:
-        with HttpBrokerageClient(server.url, backoff=0.01, token=TOKEN) as client:
-            yield client
+
+@pytest.fixture
+def client(server: BrokerServer) -> Iterator[HttpBrokerageClient]:
+    with HttpBrokerageClient(server.url, backoff=0.01, token=TOKEN) as client:
+        yield client
+
+
+class OnReferenceBroker:
+    """The venue fixture of both suites (it must be a class fixture to override the kit's)."""
 
     @pytest.fixture
     def venue(self, server: BrokerServer) -> ReferenceVenue:
         return ReferenceVenue(server)
+
+
+class TestHttpBrokerage(OnReferenceBroker, BrokerageConformance):
+    @pytest.fixture
+    def brokerage(self, client: HttpBrokerageClient) -> HttpBrokerageClient:
+        return client
+
+
+class TestHttpBrokerageAsyncTwin(OnReferenceBroker, AsyncTwinConformance):
+    """The same cases through ``AsyncBrokerage``: venue calls in the bounded pool."""
+
+    @pytest.fixture
+    def blocking_brokerage(self, client: HttpBrokerageClient) -> HttpBrokerageClient:
+        return client

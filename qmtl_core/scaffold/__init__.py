@@ -28,12 +28,15 @@ def add_command(subparsers: argparse._SubParsersAction[argparse.ArgumentParser])
             "pip install ./qmtl-plugin-NAME, then `qmtl-connectors plugins` lists NAME."
         ),
     )
-    parser.add_argument("name", help="connector name, e.g. acme (lower case, digits, hyphens)")
+    parser.add_argument(
+        "name", metavar="NAME", help="connector name, e.g. acme (lower case, digits, hyphens)"
+    )
     parser.add_argument("--kind", required=True, choices=KINDS, help="what the connector is")
     parser.add_argument(
         "--dir",
         type=Path,
         default=Path(),
+        metavar="PATH",
         help="folder to write qmtl-plugin-NAME/ in (default: the current folder)",
     )
     parser.set_defaults(func=run)

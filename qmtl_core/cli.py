@@ -176,6 +176,9 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the demo strategy on the offline connectors")
     demo.add_argument("--examples", help="the examples directory (default: ./examples)")
     demo.set_defaults(func=cmd_demo)
+    from qmtl_core.scaffold import add_command as add_new_plugin_command
+
+    add_new_plugin_command(sub)
     registry.plugin_manager.hook.register_commands(subparsers=sub)
     return parser
 

@@ -83,6 +83,12 @@ class UnknownConnectorError(PluginError, LookupError):
     """No installed plugin provides the requested connector name."""
 
 
+class NewPluginError(QmtlConnectorError, ValueError):
+    """``qmtl-connectors new-plugin`` cannot write the plugin: the name is not usable
+    (not a valid distribution or entry-point name, or already taken), or the folder
+    exists."""
+
+
 # --- orders --------------------------------------------------------------------
 
 

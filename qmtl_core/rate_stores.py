@@ -238,30 +238,33 @@ end
 """.replace("SLACK", repr(EXPIRY_SLACK_SECONDS))
 
 # ARGV: prefix, offset, margin, then (pool, cost, limit, interval) per charge.
+# Each counter is incremented first and checked after (one command per window, not a
+# GET then an INCRBY); a refusal gives every increment back before it returns, so the
+# step stays all or nothing. A counter gets its expiry when it is created. A grant
+# answers the integer 1 (the cheapest reply to send and parse); a refusal answers
+# {wait, pool}.
 _TAKE = (
     _PREAMBLE
     + """
 local blocked_until = tonumber(redis.call('GET', prefix .. 'blocked') or '0')
-if blocked_until > t then return {0, tostring(blocked_until - t), 'blocked'} end
+if blocked_until > t then return {tostring(blocked_until - t), 'blocked'} end
 local wait, refused = 0, false
-local writes = {}
+local taken = {}
 for i = 4, #ARGV, 4 do
   local pool, cost = ARGV[i], tonumber(ARGV[i + 1])
   local limit, interval = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   for w = math.floor((t - margin) / interval), math.floor((t + margin) / interval) do
     local key = prefix .. pool .. ':' .. ARGV[i + 3] .. ':' .. string.format('%d', w)
     local finish = (w + 1) * interval + margin
-    local used = tonumber(redis.call('GET', key) or '0')
-    if used + cost > limit and finish - t > wait then wait, refused = finish - t, pool end
-    writes[#writes + 1] = {key, cost, finish}
+    local used = redis.call('INCRBY', key, cost)
+    if used == cost then expire_at(key, finish) end
+    taken[#taken + 1] = {key, cost}
+    if used > limit and finish - t > wait then wait, refused = finish - t, pool end
   end
 end
-if refused then return {0, tostring(wait), refused} end
-for _, write in ipairs(writes) do
-  redis.call('INCRBY', write[1], write[2])
-  expire_at(write[1], write[3])
-end
-return {1, '0', ''}
+if not refused then return 1 end
+for _, take in ipairs(taken) do redis.call('DECRBY', take[1], take[2]) end
+return {tostring(wait), refused}
 """
 )
 
@@ -320,9 +323,10 @@ class RedisStore:
         args: list[Any] = [self._prefix(account), repr(offset), repr(margin)]
         for pool, cost, limit in charges:
             args += [pool, cost, limit.limit, limit.interval]
-        granted, wait, pool = self._take(args=args)
-        if granted:
+        answer = self._take(args=args)
+        if answer == 1:
             return Take(True)
+        wait, pool = answer
         return Take(False, float(wait), pool.decode() if isinstance(pool, bytes) else str(pool))
 
     def observe(

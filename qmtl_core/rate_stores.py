@@ -85,6 +85,10 @@ def _observe(
     counters.raise_to(key, used, end)
 
 
+def _used(counters: _Counters, account: str, pool: str, limit: Limit, t: float) -> float:
+    return counters.get(_window_key(account, pool, limit.interval, math.floor(t / limit.interval)))
+
+
 class _Dict:
     def __init__(self) -> None:
         self.values: dict[str, tuple[float, float]] = {}
@@ -128,6 +132,10 @@ class MemoryStore:
         with self._lock:
             until = time.time() + offset + seconds
             self._counters.raise_to(_block_key(account), until, until)
+
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        with self._lock:
+            return _used(self._counters, account, pool, limit, time.time() + offset)
 
     def clear(self) -> None:
         """Forget every count and block (tests: each starts with a fresh process)."""
@@ -218,6 +226,10 @@ class SqliteStore:
             until = time.time() + offset + seconds
             rows.raise_to(_block_key(account), until, until)
 
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        with self._lock:
+            return _used(_Rows(self._conn), account, pool, limit, time.time() + offset)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -298,6 +310,16 @@ return 1
 )
 
 
+# ARGV: prefix, offset, margin, pool, interval.
+_USED = (
+    _PREAMBLE
+    + """
+local w = math.floor(t / tonumber(ARGV[5]))
+return redis.call('GET', prefix .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. string.format('%d', w))
+"""
+)
+
+
 class RedisStore:
     """Counters on a Redis server: one script call (one round trip) per step.
 
@@ -310,6 +332,7 @@ class RedisStore:
         self._take = client.register_script(_TAKE)
         self._observe = client.register_script(_OBSERVE)
         self._block = client.register_script(_BLOCK)
+        self._used = client.register_script(_USED)
 
     @staticmethod
     def _prefix(account: str) -> str:
@@ -337,6 +360,10 @@ class RedisStore:
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         self._block(args=[self._prefix(account), repr(offset), "0", repr(seconds)])
+
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        found = self._used(args=[self._prefix(account), repr(offset), "0", pool, limit.interval])
+        return 0.0 if found is None else float(found)
 
     def close(self) -> None:
         self._client.close()

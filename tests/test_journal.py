@@ -205,3 +205,14 @@ def test_a_file_written_by_the_earlier_schema_keeps_working(tmp_path: Path) -> N
         assert len(events) == old_events + 2
         assert [e.state for e in events[-2:]] == ["in_flight", "acknowledged"]
         assert [e.client_order_id for e in journal.unresolved()] == ["before"]
+
+
+def test_unresolved_count_is_the_number_of_unresolved_entries(journal: OrderJournal) -> None:
+    for coid in ("u1", "u2", "u3"):
+        journal.claim(order(coid), connector="Fake")
+    journal.record("u1", EntryState.ACKNOWLEDGED, ack=ack("u1"))
+    journal.record("u2", EntryState.UNKNOWN, reason="timeout")
+    assert journal.unresolved_count() == len(journal.unresolved()) == 2
+    journal.record("u3", EntryState.NOT_PLACED)
+    journal.observe(ack("u2"))
+    assert journal.unresolved_count() == 0

@@ -312,6 +312,9 @@ class RedisJournal(OrderJournal):
             out.append((entry, gone))
         return out
 
+    def unresolved_count(self) -> int:
+        return int(self._redis.scard(PREFIX + "unresolved"))
+
     def adopt(self, client_order_id: str, previous_owner: str) -> bool:
         return bool(
             self._adopt(keys=[PREFIX + "e:" + client_order_id], args=[previous_owner, self.owner])

@@ -347,6 +347,12 @@ class SqliteJournal(OrderJournal):
             out.append((_entry(row[:10]), gone))
         return out
 
+    def unresolved_count(self) -> int:
+        rows = self._read(  # answered from the partial index alone
+            f"SELECT count(*) FROM qmtl_journal_entries WHERE state IN {_UNRESOLVED_SQL}"
+        )
+        return int(rows[0][0])
+
     def adopt(self, client_order_id: str, previous_owner: str) -> bool:
         with self._transaction(durable=False) as cur:
             cur.execute(

@@ -625,6 +625,8 @@ class Connectors:
             client = self._registry.build("brokerage", configured.name, config)
         if callable(getattr(client, "set_journal", None)):
             client.set_journal(self.journal)
+        if self.metrics is not None:
+            self.metrics.watch_client(client)
         return client
 
     @cached_property

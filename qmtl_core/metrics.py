@@ -155,6 +155,19 @@ class MetricsExporter:
         """Export ``qmtl_journal_unresolved`` = ``unresolved()`` at each scrape."""
         self.observer.watch_journal(unresolved)
 
+    def watch_client(self, client: Any) -> None:
+        """Export the state gauges of a brokerage ``client``: ``qmtl_journal_unresolved``
+        from its ``journal`` and ``qmtl_rate_budget_used{account,pool}`` from its
+        ``rate_budget`` (each when it has one). ``load_connectors`` calls this for the
+        client it builds; call it yourself for a client built by hand, after giving it
+        its journal."""
+        journal = getattr(client, "journal", None)
+        if journal is not None:
+            self.observer.watch_journal(journal.unresolved_count)
+        budget = getattr(client, "rate_budget", None)
+        if budget is not None:
+            self.observer.watch_budget(budget)
+
     def close(self) -> None:
         """Stop serving and stop observing; safe to call twice."""
         if self._manager.get_plugin(self._plugin_name) is not None:

@@ -12,9 +12,10 @@ status and the feed name. Never an order id or a symbol.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily
@@ -23,6 +24,11 @@ from prometheus_client.registry import Collector
 
 from qmtl_core.events import FeedEvent, OrderEvent
 from qmtl_core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from qmtl_core.rate_budget import RateBudget
+
+log = logging.getLogger("qmtl_core.metrics")
 
 #: Send-to-ack seconds: from well under a millisecond on loopback to a slow venue.
 LATENCY_BUCKETS = (
@@ -80,12 +86,19 @@ class StateGauges(Collector):
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._budgets: dict[tuple[str, str], Callable[[], float]] = {}
+        self._whole_budgets: dict[str, RateBudget] = {}
         self._journal: Callable[[], float] | None = None
 
     def watch_rate_budget(self, account: str, pool: str, used: Callable[[], float]) -> None:
         """Export ``used()`` (the fraction of the pool's budget in use, 0 to 1)."""
         with self._lock:
             self._budgets[(account, pool)] = used
+
+    def watch_budget(self, budget: RateBudget) -> None:
+        """Export ``budget.used(pool)`` for every pool the budget has at scrape time
+        (the venue's default pools may arrive after the client is built)."""
+        with self._lock:
+            self._whole_budgets[budget.account] = budget
 
     def watch_journal(self, unresolved: Callable[[], float]) -> None:
         """Export ``unresolved()`` (journaled orders whose outcome is not yet known)."""
@@ -94,22 +107,36 @@ class StateGauges(Collector):
 
     def collect(self) -> Iterator[Metric]:
         with self._lock:
-            budgets = list(self._budgets.items())
+            budgets = dict(self._budgets)
+            for budget in self._whole_budgets.values():
+                for pool in budget.limits:
+                    budgets[(budget.account, pool)] = functools.partial(budget.used, pool)
             journal = self._journal
-        budget = GaugeMetricFamily(
+        family = GaugeMetricFamily(
             RATE_BUDGET_USED,
             "Fraction of a rate budget pool in use (0 to 1)",
             labels=["account", "pool"],
         )
-        for (account, pool), used in budgets:
-            budget.add_metric([account, pool], float(used()))
-        yield budget
+        for (account, pool), used in budgets.items():
+            _add(family, [account, pool], used)
+        yield family
         family = GaugeMetricFamily(
             JOURNAL_UNRESOLVED, "Journaled orders whose outcome is not yet resolved"
         )
         if journal is not None:
-            family.add_metric([], float(journal()))
+            _add(family, [], journal)
         yield family
+
+
+def _add(family: GaugeMetricFamily, labels: list[str], read: Callable[[], float]) -> None:
+    """One sample read now; a store that cannot answer (down, closed) leaves the sample
+    out of this scrape rather than failing the whole scrape or exporting a guess."""
+    try:
+        value = float(read())
+    except Exception:
+        log.warning("metrics: reading %s %s failed", family.name, labels, exc_info=True)
+        return
+    family.add_metric(labels, value)
 
 
 class MetricsObserver:
@@ -219,6 +246,10 @@ class MetricsObserver:
     def watch_journal(self, unresolved: Callable[[], float]) -> None:
         """See :meth:`StateGauges.watch_journal`."""
         self.state.watch_journal(unresolved)
+
+    def watch_budget(self, budget: RateBudget) -> None:
+        """See :meth:`StateGauges.watch_budget`."""
+        self.state.watch_budget(budget)
 
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:

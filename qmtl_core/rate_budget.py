@@ -67,6 +67,10 @@ class BudgetStore(Protocol):
 
     def block(self, account: str, seconds: float, offset: float) -> None: ...
 
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        """Units counted in ``pool``'s current window (read only)."""
+        ...
+
     def now(self) -> float: ...
 
     def close(self) -> None: ...
@@ -189,6 +193,13 @@ class RateBudget:
         """The venue said 429/418: nothing leaves for any process of this account until then."""
         wait = DEFAULT_BLOCK_SECONDS if seconds is None else seconds
         self.store.block(self.account, wait, self.clock_offset)
+
+    def used(self, pool: str) -> float:
+        """The fraction of ``pool``'s current window already spent (0 to 1; above 1 when
+        the venue reported more than the configured limit). One read of the store: what
+        the ``qmtl_rate_budget_used`` gauge exports at each scrape."""
+        limit = self.limits[pool]
+        return self.store.used(self.account, pool, limit, self.clock_offset) / limit.limit
 
     def sync_clock(self, venue_now: Callable[[], float]) -> float:
         """Measure the venue's clock (``venue_now`` in epoch seconds) against the store's.

@@ -85,6 +85,10 @@ def _observe(
     counters.raise_to(key, used, end)
 
 
+def _used(counters: _Counters, account: str, pool: str, limit: Limit, t: float) -> float:
+    return counters.get(_window_key(account, pool, limit.interval, math.floor(t / limit.interval)))
+
+
 class _Dict:
     def __init__(self) -> None:
         self.values: dict[str, tuple[float, float]] = {}
@@ -128,6 +132,10 @@ class MemoryStore:
         with self._lock:
             until = time.time() + offset + seconds
             self._counters.raise_to(_block_key(account), until, until)
+
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        with self._lock:
+            return _used(self._counters, account, pool, limit, time.time() + offset)
 
     def clear(self) -> None:
         """Forget every count and block (tests: each starts with a fresh process)."""
@@ -218,6 +226,10 @@ class SqliteStore:
             until = time.time() + offset + seconds
             rows.raise_to(_block_key(account), until, until)
 
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        with self._lock:
+            return _used(_Rows(self._conn), account, pool, limit, time.time() + offset)
+
     def close(self) -> None:
         self._conn.close()
 
@@ -238,30 +250,33 @@ end
 """.replace("SLACK", repr(EXPIRY_SLACK_SECONDS))
 
 # ARGV: prefix, offset, margin, then (pool, cost, limit, interval) per charge.
+# Each counter is incremented first and checked after (one command per window, not a
+# GET then an INCRBY); a refusal gives every increment back before it returns, so the
+# step stays all or nothing. A counter gets its expiry when it is created. A grant
+# answers the integer 1 (the cheapest reply to send and parse); a refusal answers
+# {wait, pool}.
 _TAKE = (
     _PREAMBLE
     + """
 local blocked_until = tonumber(redis.call('GET', prefix .. 'blocked') or '0')
-if blocked_until > t then return {0, tostring(blocked_until - t), 'blocked'} end
+if blocked_until > t then return {tostring(blocked_until - t), 'blocked'} end
 local wait, refused = 0, false
-local writes = {}
+local taken = {}
 for i = 4, #ARGV, 4 do
   local pool, cost = ARGV[i], tonumber(ARGV[i + 1])
   local limit, interval = tonumber(ARGV[i + 2]), tonumber(ARGV[i + 3])
   for w = math.floor((t - margin) / interval), math.floor((t + margin) / interval) do
     local key = prefix .. pool .. ':' .. ARGV[i + 3] .. ':' .. string.format('%d', w)
     local finish = (w + 1) * interval + margin
-    local used = tonumber(redis.call('GET', key) or '0')
-    if used + cost > limit and finish - t > wait then wait, refused = finish - t, pool end
-    writes[#writes + 1] = {key, cost, finish}
+    local used = redis.call('INCRBY', key, cost)
+    if used == cost then expire_at(key, finish) end
+    taken[#taken + 1] = {key, cost}
+    if used > limit and finish - t > wait then wait, refused = finish - t, pool end
   end
 end
-if refused then return {0, tostring(wait), refused} end
-for _, write in ipairs(writes) do
-  redis.call('INCRBY', write[1], write[2])
-  expire_at(write[1], write[3])
-end
-return {1, '0', ''}
+if not refused then return 1 end
+for _, take in ipairs(taken) do redis.call('DECRBY', take[1], take[2]) end
+return {tostring(wait), refused}
 """
 )
 
@@ -295,6 +310,16 @@ return 1
 )
 
 
+# ARGV: prefix, offset, margin, pool, interval.
+_USED = (
+    _PREAMBLE
+    + """
+local w = math.floor(t / tonumber(ARGV[5]))
+return redis.call('GET', prefix .. ARGV[4] .. ':' .. ARGV[5] .. ':' .. string.format('%d', w))
+"""
+)
+
+
 class RedisStore:
     """Counters on a Redis server: one script call (one round trip) per step.
 
@@ -307,6 +332,7 @@ class RedisStore:
         self._take = client.register_script(_TAKE)
         self._observe = client.register_script(_OBSERVE)
         self._block = client.register_script(_BLOCK)
+        self._used = client.register_script(_USED)
 
     @staticmethod
     def _prefix(account: str) -> str:
@@ -320,9 +346,10 @@ class RedisStore:
         args: list[Any] = [self._prefix(account), repr(offset), repr(margin)]
         for pool, cost, limit in charges:
             args += [pool, cost, limit.limit, limit.interval]
-        granted, wait, pool = self._take(args=args)
-        if granted:
+        answer = self._take(args=args)
+        if answer == 1:
             return Take(True)
+        wait, pool = answer
         return Take(False, float(wait), pool.decode() if isinstance(pool, bytes) else str(pool))
 
     def observe(
@@ -333,6 +360,10 @@ class RedisStore:
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         self._block(args=[self._prefix(account), repr(offset), "0", repr(seconds)])
+
+    def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
+        found = self._used(args=[self._prefix(account), repr(offset), "0", pool, limit.interval])
+        return 0.0 if found is None else float(found)
 
     def close(self) -> None:
         self._client.close()

@@ -173,3 +173,46 @@ def test_a_closed_journal_stops_its_lease_renewer(tmp_path: Path) -> None:
     journal.close()
     journal.close()
     assert not renewer.is_alive() and time.monotonic() - started < 2
+
+
+def test_a_file_written_by_the_earlier_schema_keeps_working(tmp_path: Path) -> None:
+    """A state file from before the slimmer schema (AUTOINCREMENT events, indexes on
+    state and created) opens, keeps its entries and events, and takes new claims."""
+    import sqlite3
+
+    path = tmp_path / "old.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(
+            "CREATE TABLE qmtl_journal_entries (client_order_id TEXT PRIMARY KEY, "
+            "state TEXT NOT NULL, order_json TEXT NOT NULL, ack_json TEXT, "
+            "connector TEXT NOT NULL, owner TEXT NOT NULL, dup_key TEXT, created REAL NOT NULL, "
+            "updated REAL NOT NULL, reason TEXT NOT NULL DEFAULT '');"
+            "CREATE INDEX qmtl_journal_by_state ON qmtl_journal_entries (state);"
+            "CREATE INDEX qmtl_journal_by_created ON qmtl_journal_entries (created);"
+            "CREATE TABLE qmtl_journal_events (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+            "time REAL NOT NULL, client_order_id TEXT NOT NULL, state TEXT NOT NULL, "
+            "connector TEXT NOT NULL, owner TEXT NOT NULL, status TEXT NOT NULL DEFAULT '', "
+            "venue_id TEXT NOT NULL DEFAULT '', reason TEXT NOT NULL DEFAULT '');"
+        )
+    with open_journal(f"sqlite:///{path}") as old:
+        old.claim(order("before"), connector="Fake")
+        old_events = len(old.events())
+    with open_journal(f"sqlite:///{path}") as journal:
+        assert [e.client_order_id for e in journal.unresolved()] == ["before"]
+        assert journal.claim(order("after"), connector="Fake").fresh
+        journal.record("after", EntryState.ACKNOWLEDGED, ack=ack("after"))
+        events = journal.events()
+        assert len(events) == old_events + 2
+        assert [e.state for e in events[-2:]] == ["in_flight", "acknowledged"]
+        assert [e.client_order_id for e in journal.unresolved()] == ["before"]
+
+
+def test_unresolved_count_is_the_number_of_unresolved_entries(journal: OrderJournal) -> None:
+    for coid in ("u1", "u2", "u3"):
+        journal.claim(order(coid), connector="Fake")
+    journal.record("u1", EntryState.ACKNOWLEDGED, ack=ack("u1"))
+    journal.record("u2", EntryState.UNKNOWN, reason="timeout")
+    assert journal.unresolved_count() == len(journal.unresolved()) == 2
+    journal.record("u3", EntryState.NOT_PLACED)
+    journal.observe(ack("u2"))
+    assert journal.unresolved_count() == 0

@@ -8,6 +8,7 @@ import asyncio
 import time
 import urllib.request
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,8 +21,11 @@ from qmtl_core import (
     OrderStatusUnknown,
     TransientError,
     enable_metrics,
+    load_connectors,
     runtime,
 )
+from qmtl_core.journal import EntryState
+from qmtl_core.orders import validate_order
 from qmtl_core.testing import until
 from qmtl_core.testing.events import record_events
 from qmtl_plugin_http.client import HttpBrokerageClient
@@ -154,3 +158,51 @@ def test_a_feed_that_drops_and_reconnects(
         sum(e.data["lag"] for e in delivered)
     )
     assert all(0 <= e.data["lag"] < 5 for e in delivered)
+
+
+def test_the_journal_and_the_budget_of_a_loaded_client_are_scraped_as_they_are(
+    tmp_path: Path,
+) -> None:
+    """``load_connectors`` wires the gauges: the journal's unresolved entries and each
+    pool's share of its current window, read from the stores at every scrape."""
+    account = f"metrics-{tmp_path.name}"
+    with BrokerServer(prices={SYMBOL: 50000}) as broker:
+        connectors = load_connectors(
+            {
+                "connectors": {
+                    "execution_domain": "live",
+                    "state": f"sqlite:///{tmp_path}/state.db",
+                    "metrics": {"port": 0},
+                    "brokerage": {
+                        "name": "http",
+                        "url": broker.url,
+                        "account": account,
+                        "rate_limits": {"orders": "8/1d", "requests": "100/1d"},
+                    },
+                }
+            }
+        )
+        client = connectors.brokerage
+        exporter = connectors.metrics
+        assert exporter is not None
+        try:
+            for _ in range(3):
+                client.post_order(order())
+            # An order journaled and not answered yet: in flight, unresolved.
+            pending = validate_order(order(client_order_id="pending-1"))
+            assert connectors.journal.claim(pending, connector=HTTP).fresh
+            samples = scrape(exporter)
+            assert value(samples, "qmtl_journal_unresolved") == 1
+            used = "qmtl_rate_budget_used"
+            assert value(samples, used, account=account, pool="orders") == 3 / 8
+            assert value(samples, used, account=account, pool="requests") == 3 / 100
+
+            connectors.journal.record("pending-1", EntryState.NOT_PLACED, reason="test")
+            client.post_order(order(side="SELL"))
+            samples = scrape(exporter)  # read again at every scrape
+            assert value(samples, "qmtl_journal_unresolved") == 0
+            assert value(samples, used, account=account, pool="orders") == 4 / 8
+        finally:
+            exporter.close()
+            client.close()
+            connectors.close()

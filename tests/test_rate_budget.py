@@ -57,6 +57,17 @@ def test_a_request_takes_from_every_pool_or_from_none(state_url: str, account: s
     budget.close()
 
 
+def test_used_is_the_share_of_the_current_window_spent(state_url: str, account: str) -> None:
+    budget = make(state_url, account, {"orders": "4/1d", "weight": "10/1d"}, max_wait=0)
+    assert (budget.used("orders"), budget.used("weight")) == (0, 0)
+    budget.acquire({"orders": 1, "weight": 3})
+    budget.acquire({"orders": 2})
+    with pytest.raises(RateLimited):
+        budget.acquire({"orders": 2, "weight": 1})  # refused: counts nowhere
+    assert (budget.used("orders"), budget.used("weight")) == (3 / 4, 3 / 10)
+    budget.close()
+
+
 def test_refusal_says_how_long_the_request_would_have_waited(state_url: str, account: str) -> None:
     budget = make(state_url, account, {"orders": "1/1d"}, max_wait=0.5)
     budget.acquire({"orders": 1})

@@ -148,6 +148,11 @@ class OrderJournal(ABC):
         """Every in-flight or unknown entry, whoever owns it."""
         return [entry for entry, _ in self._unresolved(None)]
 
+    @abstractmethod
+    def unresolved_count(self) -> int:
+        """How many entries are in flight or unknown, whoever owns them: one cheap read
+        (what the ``qmtl_journal_unresolved`` gauge exports at each scrape)."""
+
     def first_send(self, connector: str) -> bool:
         """True once per connector: the moment to reconcile before the first order."""
         with self._sending_lock:

@@ -82,8 +82,12 @@ _RECORD = (
     + """
 local f = redis.call('HMGET', KEYS[1], 'connector', 'owner', 'key')
 if not f[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', ARGV[8], 'reason', ARGV[7])
-if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'ack', ARGV[3], 'seen', ARGV[6]) end
+if ARGV[3] ~= '' then
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', ARGV[8], 'reason', ARGV[7],
+    'ack', ARGV[3], 'seen', ARGV[6])
+else
+  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', ARGV[8], 'reason', ARGV[7])
+end
 if ARGV[2] == 'in_flight' or ARGV[2] == 'unknown' then
   redis.call('SADD', KEYS[2], ARGV[1])
 else
@@ -307,6 +311,9 @@ class RedisJournal(OrderJournal):
                 gone = owner_is_gone(host, int(pid), float("inf"), now)
             out.append((entry, gone))
         return out
+
+    def unresolved_count(self) -> int:
+        return int(self._redis.scard(PREFIX + "unresolved"))
 
     def adopt(self, client_order_id: str, previous_owner: str) -> bool:
         return bool(

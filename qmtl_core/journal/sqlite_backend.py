@@ -3,12 +3,17 @@
 
 Claims run in ``BEGIN IMMEDIATE`` transactions, so two processes never both see an id
 as free; the unique keys (``client_order_id``, the content key with ``INSERT OR
-IGNORE``) make the second claimant a duplicate. A claim commits with
-``synchronous=FULL``: it is on disk before the order leaves. Outcomes commit with
-``synchronous=NORMAL`` (no fsync of their own): a process crash cannot lose them (the
-write already reached the OS), the next claim's fsync carries them to disk, and should
-a power cut lose one, the entry is still in flight and reconciliation finds the
-answer at the venue. That keeps the journal at about one fsync per order.
+IGNORE``) make the second claimant a duplicate. A claim commits on a connection with
+``synchronous=FULL``: it is on disk before the order leaves. Outcomes commit on a
+second connection with ``synchronous=NORMAL`` (no fsync of their own): a process crash
+cannot lose them (the write already reached the OS), the next claim's fsync carries
+them to disk, and should a power cut lose one, the entry is still in flight and
+reconciliation finds the answer at the venue. That keeps the journal at one fsync per
+order.
+
+What a claim writes is kept small, because every page a commit touches is written to
+the WAL and flushed by the fsync: the entry (its row and primary key), one row of a
+partial index that holds only unresolved entries, and the event row.
 """
 
 # The SQL below is built only from this module's constants; values are always bound.
@@ -43,7 +48,9 @@ from qmtl_core.journal.model import (
 from qmtl_core.orders import Order, OrderAck
 from qmtl_core.state import open_sqlite
 
-_SCHEMA = """
+_UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
+# Old files had indexes on ``state`` and ``created``: each cost a page write per commit.
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS qmtl_journal_entries (
     client_order_id TEXT PRIMARY KEY,
     state TEXT NOT NULL,
@@ -56,15 +63,17 @@ CREATE TABLE IF NOT EXISTS qmtl_journal_entries (
     updated REAL NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS qmtl_journal_by_state ON qmtl_journal_entries (state);
-CREATE INDEX IF NOT EXISTS qmtl_journal_by_created ON qmtl_journal_entries (created);
+DROP INDEX IF EXISTS qmtl_journal_by_state;
+DROP INDEX IF EXISTS qmtl_journal_by_created;
+CREATE INDEX IF NOT EXISTS qmtl_journal_unresolved ON qmtl_journal_entries (state)
+    WHERE state IN {_UNRESOLVED_SQL};
 CREATE TABLE IF NOT EXISTS qmtl_journal_keys (
     dup_key TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
     expires REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS qmtl_journal_events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
     client_order_id TEXT NOT NULL,
     state TEXT NOT NULL,
@@ -85,8 +94,18 @@ _ENTRY_COLUMNS = (
     "client_order_id, state, order_json, ack_json, connector, owner, dup_key, created, "
     "updated, reason"
 )
-_UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
 _PRUNE_EVERY = 1_000
+# A new id is taken, and so is one whose entry is not_placed (the venue surely has no
+# such order, so it may go again); an id in any other state is held (no row changes).
+_CLAIM = f"""
+INSERT INTO qmtl_journal_entries ({_ENTRY_COLUMNS})
+VALUES (?, '{EntryState.IN_FLIGHT.value}', ?, NULL, ?, ?, ?, ?, ?6, '')
+ON CONFLICT (client_order_id) DO UPDATE SET
+    state = excluded.state, order_json = excluded.order_json, ack_json = NULL,
+    connector = excluded.connector, owner = excluded.owner, dup_key = excluded.dup_key,
+    created = excluded.created, updated = excluded.updated, reason = ''
+WHERE state = '{EntryState.NOT_PLACED.value}'
+"""
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
@@ -105,6 +124,24 @@ def _entry(row: tuple[Any, ...]) -> JournalEntry:
     )
 
 
+def _find(cur: sqlite3.Cursor, coid_sql: str, arg: str) -> JournalEntry | None:
+    """The entry whose ``client_order_id`` is ``coid_sql`` (bound to ``arg``), if any."""
+    row = cur.execute(
+        f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE client_order_id = {coid_sql}",
+        (arg,),
+    ).fetchone()
+    return None if row is None else _entry(row)
+
+
+class _Held(Exception):
+    """Raised inside a claim's transaction to roll it back: ``entry`` holds the intent."""
+
+    def __init__(self, entry: JournalEntry | None) -> None:
+        super().__init__(entry)
+        assert entry is not None, "a conflicting claim always has an entry"
+        self.entry = entry
+
+
 class SqliteJournal(OrderJournal):
     """The journal in a SQLite database: a file (``sqlite:///...``) or memory."""
 
@@ -113,10 +150,12 @@ class SqliteJournal(OrderJournal):
         self._memory = path is None
         if path is None:
             self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            self._outcomes = self._conn
         else:
-            self._conn = open_sqlite(path)
+            self._conn = open_sqlite(path)  # synchronous=FULL: claims
+            self._outcomes = open_sqlite(path)
+            self._outcomes.execute("PRAGMA synchronous=NORMAL")
         self._lock = threading.Lock()
-        self._durable: bool | None = None
         self._claims = 0
         with self._transaction(durable=True) as cur:
             for statement in _SCHEMA.split(";"):
@@ -128,10 +167,7 @@ class SqliteJournal(OrderJournal):
     def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Cursor]:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or rollback), fsynced when ``durable``."""
         with self._lock:
-            if not self._memory and self._durable is not durable:
-                self._conn.execute(f"PRAGMA synchronous={'FULL' if durable else 'NORMAL'}")
-                self._durable = durable
-            cur = self._conn.cursor()
+            cur = (self._conn if durable else self._outcomes).cursor()
             cur.execute("BEGIN IMMEDIATE")
             try:
                 yield cur
@@ -146,27 +182,15 @@ class SqliteJournal(OrderJournal):
 
     @staticmethod
     def _event(
-        cur: sqlite3.Cursor,
-        coid: str,
-        state: str,
-        connector: str,
-        owner: str,
-        ack: OrderAck | None = None,
-        reason: str = "",
+        cur: sqlite3.Cursor, coid: str, now: float, ack: OrderAck | None = None, reason: str = ""
     ) -> None:
+        """Log the transition the entry of ``coid`` just made (its state, connector and
+        owner are read from the entry in the same statement)."""
         cur.execute(
             "INSERT INTO qmtl_journal_events (time, client_order_id, state, connector, owner, "
-            "status, venue_id, reason) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                time.time(),
-                coid,
-                state,
-                connector,
-                owner,
-                ack.status.value if ack else "",
-                ack.id if ack else "",
-                reason,
-            ),
+            "status, venue_id, reason) SELECT ?, client_order_id, state, connector, owner, ?, ?, ? "
+            "FROM qmtl_journal_entries WHERE client_order_id = ?",
+            (now, ack.status.value if ack else "", ack.id if ack else "", reason, coid),
         )
 
     # --- reading -------------------------------------------------------------------
@@ -211,53 +235,16 @@ class SqliteJournal(OrderJournal):
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
-        with self._transaction(durable=True) as cur:
-            row = cur.execute(
-                f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE client_order_id = ?",
-                (coid,),
-            ).fetchone()
-            if row is not None and row[1] != EntryState.NOT_PLACED:
-                return Claim(False, _entry(row))
-            if key is not None:
-                cur.execute(
-                    "DELETE FROM qmtl_journal_keys WHERE dup_key = ? AND expires <= ?", (key, now)
-                )
-                cur.execute(
-                    "INSERT OR IGNORE INTO qmtl_journal_keys VALUES (?, ?, ?)",
-                    (key, coid, now + (key_ttl or 0.0)),
-                )
-                if cur.rowcount == 0:
-                    holder = cur.execute(
-                        f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries "
-                        "WHERE client_order_id = (SELECT client_order_id FROM qmtl_journal_keys "
-                        "WHERE dup_key = ?)",
-                        (key,),
-                    ).fetchone()
-                    if holder is not None:
-                        return Claim(False, _entry(holder))
-                    cur.execute(  # the holder was pruned: the key is free
-                        "UPDATE qmtl_journal_keys SET client_order_id = ?, expires = ? "
-                        "WHERE dup_key = ?",
-                        (coid, now + (key_ttl or 0.0), key),
-                    )
-            values = (
-                coid,
-                EntryState.IN_FLIGHT.value,
-                order_to_json(order),
-                None,
-                connector,
-                self.owner,
-                key,
-                now,
-                now,
-                "",
-            )
-            cur.execute(
-                f"INSERT OR REPLACE INTO qmtl_journal_entries ({_ENTRY_COLUMNS}) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                values,
-            )
-            self._event(cur, coid, EntryState.IN_FLIGHT, connector, self.owner)
+        try:
+            with self._transaction(durable=True) as cur:
+                cur.execute(_CLAIM, (coid, order_to_json(order), connector, self.owner, key, now))
+                if cur.rowcount == 0:  # the id is held (in any state but not_placed)
+                    raise _Held(_find(cur, "?", coid))
+                if key is not None:
+                    self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
+                self._event(cur, coid, now)
+        except _Held as held:  # rolled back: nothing of this claim stays
+            return Claim(False, held.entry)
         self._claims += 1
         if self._claims % _PRUNE_EVERY == 0:
             self._prune()
@@ -268,6 +255,27 @@ class SqliteJournal(OrderJournal):
             ),
         )
 
+    @staticmethod
+    def _take_key(cur: sqlite3.Cursor, key: str, coid: str, now: float, expires: float) -> None:
+        """Take the content ``key`` for ``coid``; raise :class:`_Held` if a live entry has it."""
+        cur.execute("DELETE FROM qmtl_journal_keys WHERE dup_key = ? AND expires <= ?", (key, now))
+        cur.execute(
+            "INSERT OR IGNORE INTO qmtl_journal_keys VALUES (?, ?, ?)", (key, coid, expires)
+        )
+        if cur.rowcount == 1:
+            return
+        holder = _find(
+            cur,
+            "(SELECT client_order_id FROM qmtl_journal_keys WHERE dup_key = ?)",
+            key,
+        )
+        if holder is not None:
+            raise _Held(holder)
+        cur.execute(  # the holder was pruned: the key is free
+            "UPDATE qmtl_journal_keys SET client_order_id = ?, expires = ? WHERE dup_key = ?",
+            (coid, expires, key),
+        )
+
     def record(
         self,
         client_order_id: str,
@@ -276,37 +284,32 @@ class SqliteJournal(OrderJournal):
         ack: OrderAck | None = None,
         reason: str = "",
     ) -> None:
+        now = time.time()
         with self._transaction(durable=False) as cur:
-            row = cur.execute(
-                "SELECT connector, owner, dup_key FROM qmtl_journal_entries "
-                "WHERE client_order_id = ?",
-                (client_order_id,),
-            ).fetchone()
-            if row is None:
-                return
-            connector, owner, key = row
             cur.execute(
                 "UPDATE qmtl_journal_entries SET state = ?, ack_json = COALESCE(?, ack_json), "
                 "updated = ?, reason = ? WHERE client_order_id = ?",
-                (state.value, ack and ack_to_json(ack), time.time(), reason, client_order_id),
+                (state.value, ack and ack_to_json(ack), now, reason, client_order_id),
             )
-            if state is EntryState.NOT_PLACED and key is not None:
+            if cur.rowcount == 0:
+                return
+            if state is EntryState.NOT_PLACED:  # free its content key, if it holds one
                 cur.execute(
-                    "DELETE FROM qmtl_journal_keys WHERE dup_key = ? AND client_order_id = ?",
-                    (key, client_order_id),
+                    "DELETE FROM qmtl_journal_keys WHERE client_order_id = ?1 AND dup_key = "
+                    "(SELECT dup_key FROM qmtl_journal_entries WHERE client_order_id = ?1)",
+                    (client_order_id,),
                 )
-            self._event(cur, client_order_id, state, connector, owner, ack, reason)
+            self._event(cur, client_order_id, now, ack, reason)
 
     def observe(self, ack: OrderAck) -> None:
         with self._transaction(durable=False) as cur:
             row = cur.execute(
-                "SELECT state, ack_json, connector, owner FROM qmtl_journal_entries "
-                "WHERE client_order_id = ?",
+                "SELECT state, ack_json FROM qmtl_journal_entries WHERE client_order_id = ?",
                 (ack.client_order_id,),
             ).fetchone()
             if row is None:
                 return
-            state, ack_json, connector, owner = row
+            state, ack_json = row
             known = ack_from_json(ack_json)
             if (
                 state == EntryState.ACKNOWLEDGED
@@ -314,12 +317,13 @@ class SqliteJournal(OrderJournal):
                 and (known.status, known.filled_quantity) == (ack.status, ack.filled_quantity)
             ):
                 return
+            now = time.time()
             cur.execute(
                 "UPDATE qmtl_journal_entries SET state = ?, ack_json = ?, updated = ? "
                 "WHERE client_order_id = ?",
-                (EntryState.ACKNOWLEDGED.value, ack_to_json(ack), time.time(), ack.client_order_id),
+                (EntryState.ACKNOWLEDGED.value, ack_to_json(ack), now, ack.client_order_id),
             )
-            self._event(cur, ack.client_order_id, EntryState.ACKNOWLEDGED, connector, owner, ack)
+            self._event(cur, ack.client_order_id, now, ack)
 
     # --- ownership -------------------------------------------------------------------
 
@@ -341,6 +345,12 @@ class SqliteJournal(OrderJournal):
             gone = host is None or owner_is_gone(host, pid, expires, now)
             out.append((_entry(row[:10]), gone))
         return out
+
+    def unresolved_count(self) -> int:
+        rows = self._read(  # answered from the partial index alone
+            f"SELECT count(*) FROM qmtl_journal_entries WHERE state IN {_UNRESOLVED_SQL}"
+        )
+        return int(rows[0][0])
 
     def adopt(self, client_order_id: str, previous_owner: str) -> bool:
         with self._transaction(durable=False) as cur:
@@ -372,7 +382,7 @@ class SqliteJournal(OrderJournal):
             cur.execute(
                 "DELETE FROM qmtl_journal_entries WHERE client_order_id IN ("
                 "SELECT client_order_id FROM qmtl_journal_entries "
-                f"WHERE state NOT IN {_UNRESOLVED_SQL} ORDER BY created DESC LIMIT -1 OFFSET ?)",
+                f"WHERE state NOT IN {_UNRESOLVED_SQL} ORDER BY rowid DESC LIMIT -1 OFFSET ?)",
                 (runtime.MAX_COMPLETED_ORDERS,),
             )
             cur.execute(
@@ -384,3 +394,4 @@ class SqliteJournal(OrderJournal):
     def _close_store(self) -> None:
         with self._lock:
             self._conn.close()
+            self._outcomes.close()

@@ -237,7 +237,9 @@ class BaseBrokerageClient(ABC):
     def lookup_order(self, order: Order) -> OrderAck | None:
         """The venue's answer for ``order`` found by its ``client_order_id`` (None when the
         venue has no such order); transient failures are retried. Never sends."""
-        return call_with_retries(lambda: self._lookup(order), self.retry_policy)
+        return call_with_retries(
+            lambda: self._lookup(order), self.retry_policy, name=f"{self.connector_name}.lookup"
+        )
 
     def reconcile(self) -> list[JournalEntry]:
         """Resolve this connector's in-flight and unknown journal entries at the venue
@@ -250,7 +252,9 @@ class BaseBrokerageClient(ABC):
 
     def poll_order_status(self, order: OrderRefInput) -> OrderAck:
         ref = order_ref(order)
-        ack = call_with_retries(lambda: self._fetch(ref), self.retry_policy)
+        ack = call_with_retries(
+            lambda: self._fetch(ref), self.retry_policy, name=f"{self.connector_name}.fetch"
+        )
         self._track(ack)
         return ack
 
@@ -270,7 +274,7 @@ class BaseBrokerageClient(ABC):
                     raise
                 return self._fetch(ref)
 
-        ack = call_with_retries(cancel, self.retry_policy)
+        ack = call_with_retries(cancel, self.retry_policy, name=f"{self.connector_name}.cancel")
         self._track(ack)
         return ack
 

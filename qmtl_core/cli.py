@@ -6,7 +6,9 @@ Plugins add their own sub-commands through the ``register_commands`` hook.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import os
 import runpy
 import sys
 from collections.abc import Sequence
@@ -18,6 +20,15 @@ from qmtl_core.registry import Registry, default_registry
 
 if TYPE_CHECKING:
     from qmtl_core.journal import OrderJournal
+
+
+#: The top-level ``--help`` text (plain, unlike the module docstring).
+DESCRIPTION = (
+    "QMTL connectors: list the installed connector plugins, check a qmtl.yml, show the\n"
+    "order journal, run the demo. Installed plugins add more commands (serve-broker,\n"
+    "serve-gateway ...). Run `qmtl-connectors COMMAND --help` for a command's options."
+)
+_VERBOSE_HELP = "log connector events"
 
 
 def _table(rows: Sequence[Sequence[str]]) -> str:
@@ -139,7 +150,11 @@ def _examples_dir(given: str | None) -> Path:
         if (candidate / "demo.py").is_file():
             return candidate
     raise SystemExit(
-        "cannot find examples/demo.py; run from the qmtl-connectors checkout or pass --examples DIR"
+        "error: the demo runs the examples of the qmtl-connectors source checkout, which the "
+        "installed packages do not include (looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + "); run `qmtl-connectors demo` (or `make demo`) in a clone of the repository, "
+        "or pass --examples DIR pointing at its examples/ folder"
     )
 
 
@@ -151,13 +166,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qmtl-connectors", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log connector events")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("plugins", help="list installed connectors and failed plugins").set_defaults(
-        func=cmd_plugins
+    """The ``qmtl-connectors`` parser: the core's commands plus the plugins' (hook)."""
+    parser = argparse.ArgumentParser(
+        prog="qmtl-connectors",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check = sub.add_parser("check", help="validate a qmtl.yml and print it, secrets redacted")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "plugins",
+        help="list installed connectors and failed plugins",
+        description="List the connectors the installed plugins register (kind, name, "
+        "distribution, version, OCO support), then the plugins that failed to load and why.",
+    ).set_defaults(func=cmd_plugins)
+    check = sub.add_parser(
+        "check",
+        help="validate a qmtl.yml and print it, secrets redacted",
+        description="Validate a qmtl.yml against the installed connectors without "
+        "connecting to anything; print every error with its file and line, or the "
+        "resolved config with secrets redacted.",
+    )
     check.add_argument("config", help="path to qmtl.yml")
     check.set_defaults(func=cmd_check)
     reference = sub.add_parser(
@@ -176,6 +205,15 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     demo.add_argument("--examples", help="the examples directory (default: ./examples)")
     demo.set_defaults(func=cmd_demo)
     registry.plugin_manager.hook.register_commands(subparsers=sub)
+    for command in sub.choices.values():  # `check -v f.yml` as well as `-v check f.yml`
+        with contextlib.suppress(argparse.ArgumentError):  # the command has its own -v
+            command.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help=_VERBOSE_HELP,
+            )
     return parser
 
 
@@ -195,6 +233,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PluginError as exc:  # e.g. a command's optional dependency is missing
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `qmtl-connectors check f.yml | head`: the reader left
+        # Python flushes stdout at exit; point it at /dev/null so that flush is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command killed by SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

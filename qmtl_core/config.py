@@ -512,11 +512,16 @@ class Connectors:
         self.start_metrics()
         configured = self.config.brokerage
         if self.dryrun:
-            futures = (
-                configured is not None and self._registry.get("brokerage", configured.name).futures
-            )
             paper = self._registry.dryrun_connector("brokerage")
-            client = self._registry.create("brokerage", paper.name, futures=futures)
+            if configured is not None and configured.name == paper.name:
+                # The paper brokerage itself is configured: its options (prices) apply.
+                client = self._registry.build("brokerage", paper.name, configured.config)
+            else:
+                futures = (
+                    configured is not None
+                    and self._registry.get("brokerage", configured.name).futures
+                )
+                client = self._registry.create("brokerage", paper.name, futures=futures)
         else:
             assert configured is not None
             config = _with_state(configured.config, self.config.state)
@@ -531,9 +536,24 @@ class Connectors:
             self.journal.close()
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
-        """Build the feed; ``dryrun`` (or no feed configured) gives the dryrun feed."""
+        """Build the feed; ``dryrun`` gives the dryrun feed.
+
+        Args:
+            on_message: ``async def on_message(message: dict)``, called for each message.
+            callbacks: ``on_error``, ``on_reconnect`` (see the feed's class).
+
+        Raises:
+            ConfigError: ``live`` with no ``feed:`` section configured.
+        """
         self.start_metrics()
         configured = self.config.feed
+        if not self.dryrun and configured is None:
+            raise ConfigError(
+                "execution_domain 'live' has no feed configured: set a 'feed:' section "
+                "(e.g. 'feed: {name: websocket, url: wss://...}' or the flat 'ws_url')",
+                key="connectors.feed",
+                file=self.config.source,
+            )
         if self.dryrun or configured is None:
             paper = self._registry.dryrun_connector("feed")
             return self._registry.create("feed", paper.name, on_message=on_message, **callbacks)

@@ -8,6 +8,7 @@ way, raise :class:`OrderStatusUnknown` instead of guessing.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -19,6 +20,8 @@ from qmtl_core.errors import OrderStatusUnknown, RateLimited, TransientError
 from qmtl_core.events import Events
 from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -69,8 +72,16 @@ def _wait(policy: RetryPolicy, retry_number: int, error: TransientError) -> floa
     return delay
 
 
-def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
+def call_with_retries(call: Callable[[], T], policy: RetryPolicy, *, name: str = "call") -> T:
+    """Run an idempotent call (a status poll, a cancel), retrying transient failures.
+
+    Each retry is logged (WARNING, ``retried call=<name> attempt= delay= reason=``) like
+    an order's retries, so a venue that keeps failing is visible while it is retried.
+
+    Raises:
+        TransientError: the last failure, once ``policy.max_retries`` retries are spent
+            or the venue asks to wait longer than the caller may block.
+    """
     retry = 0
     while True:
         try:
@@ -79,7 +90,10 @@ def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
             retry += 1
             if retry > policy.max_retries or _asks_too_long(error):
                 raise
-            _wait(policy, retry, error)
+            delay = _wait(policy, retry, error)
+            log.warning(
+                "retried call=%s attempt=%d delay=%.3f reason=%s", name, retry, delay, error
+            )
 
 
 def submit_order(

@@ -114,6 +114,29 @@ class Order:
     def is_futures(self) -> bool:
         return any(getattr(self, name) is not None for name in FUTURES_FIELDS)
 
+    # Read access by key, as the seed's dict payloads had it: a service written for
+    # ``order["symbol"]`` / ``order.get("limit_price")`` works on a validated Order.
+    def __getitem__(self, key: str) -> Any:
+        """The field ``key`` (``order["symbol"]``); KeyError when absent or not a field."""
+        value = getattr(self, key, None) if key in _ORDER_FIELDS else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key``, or ``default`` when the order does not carry it."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        """The fields this order carries (``dict(order)`` works)."""
+        return [name for name in _ORDER_FIELDS if getattr(self, name) is not None]
+
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready fields, decimals as exact strings, absent fields left out."""
         payload: dict[str, Any] = {}
@@ -127,6 +150,9 @@ class Order:
                 value = value.value
             payload[f.name] = value
         return payload
+
+
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 def to_decimal(name: str, value: Any) -> Decimal:

@@ -276,7 +276,9 @@ class CcxtClient(BaseBrokerageClient):
 
     def _retrying(self, action: str, fn: Callable[[], T]) -> T:
         """An idempotent ccxt call, retried on transient failures with the core policy."""
-        return call_with_retries(lambda: self.venue.call(action, fn), self.retry_policy)
+        return call_with_retries(
+            lambda: self.venue.call(action, fn), self.retry_policy, name=f"{self.venue.id}.{action}"
+        )
 
 
 def _check_time_in_force(order: Order) -> None:

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 #: (Binance -4059 "No need to change position side", -4046 "... margin type").
 ALREADY_SET_CODES = frozenset({"-4059", "-4046"})
 ALREADY_SET_ERRORS = frozenset({"NoChange", "MarginModeAlreadySet"})
+#: The exchange without one given: Binance USD-M futures, as upstream QMTL defaults.
+DEFAULT_EXCHANGE = "binanceusdm"
 
 
 class FuturesCcxtBrokerageClient(CcxtClient):
@@ -49,6 +51,21 @@ class FuturesCcxtBrokerageClient(CcxtClient):
     capabilities = Capabilities(OcoSupport.MANUAL, SPOT_ORDER_TYPES, futures=True)
     config_class = CcxtFuturesConfig
     product = FUTURES
+
+    def __init__(
+        self,
+        exchange: str | Any = DEFAULT_EXCHANGE,
+        *,
+        journal: OrderJournal | None = None,
+        **options: Any,
+    ) -> None:
+        """``exchange``: a ccxt exchange id (default ``binanceusdm``, as upstream) or a ready
+        synchronous ccxt exchange; ``options``: the ``ccxt-futures`` config keys.
+
+        Raises:
+            ConfigError: an unknown exchange id or option, or a bad option value.
+        """
+        super().__init__(exchange, journal=journal, **options)
 
     def _configure(
         self, config: CcxtConfig, instance: Any, *, journal: OrderJournal | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -18,7 +19,9 @@ if TYPE_CHECKING:
 #: Pools the reference broker can limit (see ``--rate-limit``).
 POOLS = ("orders", "requests")
 
-_PORT_HELP = "TCP port on 127.0.0.1 (0 picks a free one, printed at start)"
+_PORT_HELP = "TCP port on 127.0.0.1 (default: %(default)s; 0 picks a free one, printed at start)"
+#: The environment variable ``--token`` defaults to.
+TOKEN_ENV = "QMTL_BROKER_TOKEN"  # noqa: S105 (a variable name, not a secret)
 
 
 def _price(text: str) -> tuple[str, Decimal]:
@@ -54,10 +57,16 @@ def _rate_limit(text: str) -> tuple[str, Limit]:
 
 
 def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "serve-broker", help="run the HTTP reference broker (paper engine) on 127.0.0.1"
-    )
+    """Add the ``serve-broker`` sub-command to the ``qmtl-connectors`` parser."""
+    summary = "run the HTTP reference broker (paper engine) on 127.0.0.1"
+    parser = subparsers.add_parser("serve-broker", help=summary, description=summary)
     parser.add_argument("--port", type=int, default=8080, help=_PORT_HELP)
+    parser.add_argument(
+        "--token",
+        default=os.environ.get(TOKEN_ENV),
+        help=f"require 'Authorization: Bearer TOKEN' on order requests (default: ${TOKEN_ENV}; "
+        "none: no token needed)",
+    )
     parser.add_argument(
         "--price",
         type=_price,
@@ -86,7 +95,9 @@ def serve_broker(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = server_class(args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit))
+    server = server_class(
+        args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit), token=args.token
+    )
     try:
         server.start()
     except OSError as exc:
@@ -95,6 +106,8 @@ def serve_broker(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"reference broker: orders at {server.url}", flush=True)
+        if args.token:
+            print("order requests need 'Authorization: Bearer <token>' (--token)", flush=True)
         for pool, limit in server.limiter.limits.items():
             print(f"rate limit: {pool} {limit} (429 + Retry-After beyond)", flush=True)
         print(

@@ -31,6 +31,13 @@ def register_connectors(register: Register) -> None:
         "seed shorthand for `feed: {name: websocket, url: ...}`",
         selects=True,
     )
+    register.shorthand(
+        "ws_token",
+        "feed",
+        "websocket",
+        "token",
+        "seed shorthand for `feed: {name: websocket, token: ...}` (with ws_url)",
+    )
     register.export("WebSocketFeed", "qmtl_plugin_websocket.feed:WebSocketFeed")
     register.export("WebSocketClient", "qmtl_plugin_websocket.client:WebSocketClient")
 

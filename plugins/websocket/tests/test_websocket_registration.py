@@ -194,3 +194,24 @@ def test_serve_gateway_without_a_token_generates_one_and_prints_it() -> None:
         finally:
             server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0
+
+
+def test_the_flat_ws_token_key_gives_the_seed_form_its_token(gateway: Gateway) -> None:
+    connectors = load_connectors(
+        {
+            "execution_domain": "live",
+            "brokerage": {"name": "fake"},
+            "ws_url": gateway.url,
+            "ws_token": TOKEN,
+        }
+    )
+    assert TOKEN not in repr(connectors)
+    received, on_msg = collector()
+
+    async def scenario() -> None:
+        async with connectors.feed(on_message=on_msg):
+            gateway.wait_for_connections()
+            gateway.push_price("BTC/USDT", "1")
+            await until(lambda: len(received) == 1)
+
+    run(scenario())

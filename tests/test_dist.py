@@ -85,10 +85,10 @@ def _repack(name: str, dest: Path) -> None:
 def dist_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`make dist` into a temporary folder: the command a user runs."""
     out = tmp_path_factory.mktemp("dist")
+    venv = [f"VENV={BIN.parent}"]
     done = subprocess.run(
         # -o: this venv is installed already; never re-run `make install` from a test.
-        ["make", "-s", "-o", f"{BIN.parent}/.installed", "dist", f"DIST={out}"]
-        + [f"VENV={BIN.parent}"],
+        ["make", "-s", "-o", f"{BIN.parent}/.installed", "dist", f"DIST={out}", *venv],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -113,10 +113,9 @@ def _venv(where: Path) -> Iterator[Path]:
 
 def _pip_install(bin_dir: Path, *sources: Path, package: str) -> None:
     links = [arg for source in sources for arg in ("--find-links", str(source))]
-    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    env = {**os.environ, "PIP_CONFIG_FILE": os.devnull, "PIP_NO_COMPILE": "1"}
     done = subprocess.run(
-        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-index", "--no-compile"]
-        + [*links, package],
+        [str(bin_dir / "python"), "-m", "pip", "install", "-q", "--no-index", *links, package],
         capture_output=True,
         text=True,
         timeout=300,

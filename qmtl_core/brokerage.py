@@ -73,11 +73,38 @@ class BrokerageClient(Protocol):
 
     capabilities: Capabilities
 
-    def post_order(self, order: OrderInput) -> OrderAck: ...
+    def post_order(self, order: OrderInput) -> OrderAck:
+        """Place ``order`` (a mapping of order fields or an :class:`Order`) once.
 
-    def poll_order_status(self, order: OrderRefInput) -> OrderAck: ...
+        Raises:
+            OrderValidationError: the order breaks a rule; nothing was sent.
+            OrderRejected: the venue refused it.
+            OrderStatusUnknown: the venue may hold it; look it up, never re-send blind.
+        """
+        ...
 
-    def cancel_order(self, order_id: OrderRefInput) -> OrderAck: ...
+    def poll_order_status(self, order: OrderRefInput) -> OrderAck:
+        """The order's current state at the venue.
+
+        Args:
+            order: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotFound: the venue has no such order.
+        """
+        ...
+
+    def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
+        """Cancel the order; returns its final ack.
+
+        Args:
+            order_id: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotCancelable: it already filled or ended.
+            OrderNotFound: the venue has no such order.
+        """
+        ...
 
 
 @runtime_checkable
@@ -162,6 +189,7 @@ class BaseBrokerageClient(ABC):
 
     @property
     def connector_name(self) -> str:
+        """The name journal entries and events carry (the class name unless overridden)."""
         return type(self).__name__
 
     def validate(self, order: OrderInput) -> Order:
@@ -173,7 +201,18 @@ class BaseBrokerageClient(ABC):
         """Validate and place ``order`` once. With a journal, the order is durably
         journaled before it leaves; a ``client_order_id`` the journal already holds
         sends nothing and returns that order's latest ack (``OrderStatusUnknown`` while
-        its outcome is unresolved)."""
+        its outcome is unresolved).
+
+        Args:
+            order: a mapping of order fields (``symbol``, ``side``, ``type``, ``quantity``,
+                ``limit_price`` ...) or a validated :class:`Order`.
+
+        Raises:
+            OrderValidationError: the order breaks a rule; nothing was sent.
+            OrderRejected: the venue refused it.
+            OrderStatusUnknown: after the retries the venue may or may not hold it.
+            RateLimited: the account's rate budget refused to wait that long.
+        """
         validated = self.validate(order)
         coid = validated.client_order_id
         self.events.order("validated", self.connector_name, coid, symbol=validated.symbol)
@@ -251,6 +290,15 @@ class BaseBrokerageClient(ABC):
         return reconcile(self.journal, self.lookup_order, connector=self.connector_name)
 
     def poll_order_status(self, order: OrderRefInput) -> OrderAck:
+        """The order's current state; transient failures are retried (never a send).
+
+        Args:
+            order: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotFound: the venue has no such order.
+            TransientError: the venue kept failing after the retries.
+        """
         ref = order_ref(order)
         ack = call_with_retries(
             lambda: self._fetch(ref), self.retry_policy, name=f"{self.connector_name}.fetch"
@@ -259,6 +307,15 @@ class BaseBrokerageClient(ABC):
         return ack
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
+        """Cancel the order; returns its final ack. Retried while the outcome is transient.
+
+        Args:
+            order_id: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotCancelable: it already filled or ended.
+            OrderNotFound: the venue has no such order.
+        """
         ref = order_ref(order_id)
         attempts = 0
 

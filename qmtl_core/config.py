@@ -449,7 +449,15 @@ def _plain(value: Any) -> Any:
 
 
 class Connectors:
-    """Connectors built from config: ``.brokerage`` and ``.feed(on_message=...)``."""
+    """Connectors built from config: ``.brokerage`` and ``.feed(on_message=...)``.
+
+    Built by :func:`load_connectors`; each connector is built on first use, so a
+    config can be checked without connecting anywhere.
+
+    Args:
+        config: the validated ``connectors:`` section (:func:`parse_connectors`).
+        registry: the plugin registry (default: the installed plugins).
+    """
 
     def __init__(self, config: ConnectorsConfig, registry: Registry | None = None) -> None:
         self.config = config
@@ -458,6 +466,7 @@ class Connectors:
 
     @property
     def execution_domain(self) -> str:
+        """``dryrun`` (orders go to the paper brokerage) or ``live``."""
         return self.config.execution_domain
 
     def with_domain(self, execution_domain: str) -> Connectors:
@@ -479,6 +488,7 @@ class Connectors:
 
     @property
     def dryrun(self) -> bool:
+        """True in the ``dryrun`` domain."""
         return self.execution_domain == "dryrun"
 
     def start_metrics(self) -> MetricsExporter | None:
@@ -568,5 +578,15 @@ class Connectors:
 def load_connectors(
     source: str | os.PathLike[str] | Mapping[str, Any], *, registry: Registry | None = None
 ) -> Connectors:
-    """Read a ``qmtl.yml`` (path) or mapping; connectors are built on first use."""
+    """Read a ``qmtl.yml`` (path) or mapping; connectors are built on first use.
+
+    Args:
+        source: a path to ``qmtl.yml``, or a mapping (with or without the top-level
+            ``connectors`` key).
+        registry: the plugin registry (default: the installed plugins).
+
+    Raises:
+        ConfigError: one mistake, naming the key, the file and line, and the fix.
+        ConfigErrors: several mistakes, each a ``ConfigError``.
+    """
     return Connectors(parse_connectors(source, registry=registry), registry)

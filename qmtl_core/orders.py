@@ -112,6 +112,8 @@ class Order:
 
     @property
     def is_futures(self) -> bool:
+        """True when the order carries a futures-only field (reduce_only, position_side,
+        leverage)."""
         return any(getattr(self, name) is not None for name in FUTURES_FIELDS)
 
     # Read access by key, as the seed's dict payloads had it: a service written for
@@ -377,6 +379,7 @@ class OrderAck(Mapping[str, Any]):
 
     @property
     def is_complete(self) -> bool:
+        """True once the order can change no more (filled, canceled, rejected, expired)."""
         return self.status.is_complete
 
     def __getitem__(self, key: str) -> Any:

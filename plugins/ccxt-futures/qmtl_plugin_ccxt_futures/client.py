@@ -82,6 +82,7 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         self._leverage_now: dict[str, int] = {}
 
     def default_symbol(self) -> str | None:
+        """The market of orders this client did not place (the ``symbol`` option)."""
         return self.symbol
 
     def validate(self, order: OrderInput) -> Order:
@@ -102,6 +103,7 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         return validated
 
     def order_params(self, order: Order) -> dict[str, Any]:
+        """ccxt ``params`` for ``create_order``: the spot ones plus the futures fields."""
         params = super().order_params(order)
         if self.hedge_mode:
             # The side and position side say whether it reduces; Binance refuses a

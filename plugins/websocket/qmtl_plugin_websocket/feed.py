@@ -134,9 +134,11 @@ class WebSocketFeed:
         subscribe: messages sent after every connect, or a callable returning them.
         on_reconnect: awaited after each reconnect, before its first message.
         on_error: ``fn(exc, message)``, sync or async, told about failures.
-        max_retries, max_total_time, start_timeout, ping_interval, recv_timeout,
-            connect_timeout, backoff, max_backoff, healthy_after, queue_size: see
-            ``docs/websocket-feed.md`` (None: the runtime default).
+
+    The other options (``max_retries``, ``max_total_time``, ``start_timeout``,
+    ``ping_interval``, ``recv_timeout``, ``connect_timeout``, ``backoff``,
+    ``max_backoff``, ``healthy_after``, ``queue_size``) are the ``websocket`` feed's
+    config keys (see the configuration reference); None means the runtime default.
 
     Raises:
         ConfigError: a bad option (named), when the feed is built.
@@ -233,6 +235,7 @@ class WebSocketFeed:
 
     @property
     def stats(self) -> FeedStats:
+        """A snapshot of the feed's counters (:class:`FeedStats`)."""
         handoff = self._handoff
         return FeedStats(
             connects=self._connects,
@@ -248,6 +251,7 @@ class WebSocketFeed:
 
     @property
     def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
         return self._run is not None
 
     # --- lifecycle (event loop) -------------------------------------------------------

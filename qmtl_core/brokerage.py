@@ -307,15 +307,9 @@ class BaseBrokerageClient(ABC):
         return ack
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
-        """Cancel the order; returns its final ack. Retried while the outcome is transient.
-
-        Args:
-            order_id: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
-
-        Raises:
-            OrderNotCancelable: it already filled or ended.
-            OrderNotFound: the venue has no such order.
-        """
+        """:meth:`BrokerageClient.cancel_order` (same argument, same errors), retried
+        while the venue's answer is transient; a cancel that the venue reports as
+        already done on a retry returns the order's final ack."""
         ref = order_ref(order_id)
         attempts = 0
 

@@ -11,6 +11,7 @@ from qmtl_core import OCOOrder, OrderNotCancelable, OrderNotFound, OrderStatus
 from qmtl_core.brokerage import BrokerageClient, OcoSupport
 from qmtl_core.errors import OrderRejected, OrderValidationError
 from qmtl_plugin_fake.brokerage import FakeBrokerageClient
+from qmtl_plugin_fake.feed import FakeLiveDataFeed
 
 SYMBOL = "BTC/USDT"
 
@@ -56,6 +57,11 @@ def test_the_fake_clients_say_what_they_hold_in_their_repr() -> None:
     broker = FakeBrokerageClient(prices={SYMBOL: 50000})
     broker.post_order(market())
     assert repr(broker) == "FakeBrokerageClient(prices={'BTC/USDT': '50000'}, orders=1)"
+
+    async def on_message(message: dict[str, object]) -> None:
+        return None
+
+    assert repr(FakeLiveDataFeed(on_message)) == "FakeLiveDataFeed(stopped, delivered=0)"
 
 
 def test_limit_rests_until_the_price_crosses_it() -> None:

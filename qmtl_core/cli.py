@@ -6,9 +6,7 @@ Plugins add their own sub-commands through the ``register_commands`` hook.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import os
 import runpy
 import sys
 from collections.abc import Sequence
@@ -206,7 +204,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
     demo.set_defaults(func=cmd_demo)
     registry.plugin_manager.hook.register_commands(subparsers=sub)
     for command in sub.choices.values():  # `check -v f.yml` as well as `-v check f.yml`
-        with contextlib.suppress(argparse.ArgumentError):  # the command has its own -v
+        try:
             command.add_argument(
                 "-v",
                 "--verbose",
@@ -214,6 +212,8 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
                 default=argparse.SUPPRESS,
                 help=_VERBOSE_HELP,
             )
+        except argparse.ArgumentError:  # the command has its own -v
+            pass
     return parser
 
 
@@ -235,6 +235,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except BrokenPipeError:  # `qmtl-connectors check f.yml | head`: the reader left
         # Python flushes stdout at exit; point it at /dev/null so that flush is quiet.
+        import os
+
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141  # what a shell reports for a command killed by SIGPIPE
 

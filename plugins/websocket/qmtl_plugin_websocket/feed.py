@@ -220,7 +220,7 @@ class WebSocketFeed:
         self.on_error = on_error
         self.subscribe = config.subscribe
         self.queue_size = config.queue_size
-        self._token = config.token or _env_token()
+        self._token = config.token
         self._where = display_url(config.url)
         self.state = "new"
         self.error: FeedError | None = None
@@ -440,7 +440,7 @@ class WebSocketFeed:
     def _new_client(self, run: _Run) -> WebSocketClient | None:
         client = WebSocketClient(
             self.url,
-            token=self._token,
+            token=self._token or _env_token(),
             ping_interval=self.config.ping_interval,
             recv_timeout=self.config.recv_timeout,
             connect_timeout=self.config.connect_timeout,

@@ -122,4 +122,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted({*globals(), *_public_names()})
+    """The public names (tab completion), not this module's own helpers and imports."""
+    return sorted({*_public_names(), *(name for name in globals() if name.startswith("__"))})

@@ -76,11 +76,38 @@ class BrokerageClient(Protocol):
 
     capabilities: Capabilities
 
-    def post_order(self, order: OrderInput) -> OrderAck: ...
+    def post_order(self, order: OrderInput) -> OrderAck:
+        """Place ``order`` (a mapping of order fields or an :class:`Order`) once.
 
-    def poll_order_status(self, order: OrderRefInput) -> OrderAck: ...
+        Raises:
+            OrderValidationError: the order breaks a rule; nothing was sent.
+            OrderRejected: the venue refused it.
+            OrderStatusUnknown: the venue may hold it; look it up, never re-send blind.
+        """
+        ...
 
-    def cancel_order(self, order_id: OrderRefInput) -> OrderAck: ...
+    def poll_order_status(self, order: OrderRefInput) -> OrderAck:
+        """The order's current state at the venue.
+
+        Args:
+            order: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotFound: the venue has no such order.
+        """
+        ...
+
+    def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
+        """Cancel the order; returns its final ack.
+
+        Args:
+            order_id: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotCancelable: it already filled or ended.
+            OrderNotFound: the venue has no such order.
+        """
+        ...
 
 
 @runtime_checkable
@@ -187,6 +214,7 @@ class BaseBrokerageClient(ABC):
 
     @property
     def connector_name(self) -> str:
+        """The name journal entries and events carry (the class name unless overridden)."""
         return type(self).__name__
 
     def validate(self, order: OrderInput) -> Order:
@@ -198,7 +226,18 @@ class BaseBrokerageClient(ABC):
         """Validate and place ``order`` once. With a journal, the order is durably
         journaled before it leaves; a ``client_order_id`` the journal already holds
         sends nothing and returns that order's latest ack (``OrderStatusUnknown`` while
-        its outcome is unresolved)."""
+        its outcome is unresolved).
+
+        Args:
+            order: a mapping of order fields (``symbol``, ``side``, ``type``, ``quantity``,
+                ``limit_price`` ...) or a validated :class:`Order`.
+
+        Raises:
+            OrderValidationError: the order breaks a rule; nothing was sent.
+            OrderRejected: the venue refused it.
+            OrderStatusUnknown: after the retries the venue may or may not hold it.
+            RateLimited: the account's rate budget refused to wait that long.
+        """
         return run(self.posting(order), self.perform)
 
     def perform(self, step: Call) -> Any:
@@ -276,7 +315,9 @@ class BaseBrokerageClient(ABC):
     def looking_up(self, order: Order) -> Plan[OrderAck | None]:
         """The plan of :meth:`lookup_order`."""
         found: OrderAck | None = yield from retrying(
-            lambda: call("lookup", order), self.retry_policy
+            lambda: call("lookup", order),
+            self.retry_policy,
+            name=f"{self.connector_name}.lookup",
         )
         return found
 
@@ -296,18 +337,30 @@ class BaseBrokerageClient(ABC):
         )
 
     def poll_order_status(self, order: OrderRefInput) -> OrderAck:
-        """The order's current state at the venue (transient failures retried)."""
+        """The order's current state; transient failures are retried (never a send).
+
+        Args:
+            order: the ack from :meth:`post_order`, a mapping with ``id``, or an id string.
+
+        Raises:
+            OrderNotFound: the venue has no such order.
+            TransientError: the venue kept failing after the retries.
+        """
         return run(self.polling(order), self.perform)
 
     def polling(self, order: OrderRefInput) -> Plan[OrderAck]:
         """The plan of :meth:`poll_order_status`."""
         ref = order_ref(order)
-        ack: OrderAck = yield from retrying(lambda: call("fetch", ref), self.retry_policy)
+        ack: OrderAck = yield from retrying(
+            lambda: call("fetch", ref), self.retry_policy, name=f"{self.connector_name}.fetch"
+        )
         yield from self._tracking(ack)
         return ack
 
     def cancel_order(self, order_id: OrderRefInput) -> OrderAck:
-        """Cancel; raises ``OrderNotCancelable`` if the order already filled or ended."""
+        """:meth:`BrokerageClient.cancel_order` (same argument, same errors), retried
+        while the venue's answer is transient; a cancel that the venue reports as
+        already done on a retry returns the order's final ack."""
         return run(self.canceling(order_id), self.perform)
 
     def canceling(self, order_id: OrderRefInput) -> Plan[OrderAck]:
@@ -327,7 +380,7 @@ class BaseBrokerageClient(ABC):
                     raise
                 return (yield from call("fetch", ref))  # type: ignore[no-any-return]
 
-        ack = yield from retrying(cancel, self.retry_policy)
+        ack = yield from retrying(cancel, self.retry_policy, name=f"{self.connector_name}.cancel")
         yield from self._tracking(ack)
         return ack
 

@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     from qmtl_core.journal import OrderJournal
 
 
+#: The top-level ``--help`` text (plain, unlike the module docstring).
+DESCRIPTION = (
+    "QMTL connectors: list the installed connector plugins, check a qmtl.yml, show the\n"
+    "order journal, run the demo. Installed plugins add more commands (serve-broker,\n"
+    "serve-gateway ...). Run `qmtl-connectors COMMAND --help` for a command's options."
+)
+_VERBOSE_HELP = "log connector events"
+
+
 def _table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join(
@@ -138,7 +147,11 @@ def _examples_dir(given: str | None) -> Path:
         if (candidate / "demo.py").is_file():
             return candidate
     raise SystemExit(
-        "cannot find examples/demo.py; run from the qmtl-connectors checkout or pass --examples DIR"
+        "error: the demo runs the examples of the qmtl-connectors source checkout, which the "
+        "installed packages do not include (looked in: "
+        + ", ".join(str(c) for c in candidates)
+        + "); run `qmtl-connectors demo` (or `make demo`) in a clone of the repository, "
+        "or pass --examples DIR pointing at its examples/ folder"
     )
 
 
@@ -152,13 +165,27 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def build_parser(registry: Registry) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="qmtl-connectors", description=__doc__)
-    parser.add_argument("-v", "--verbose", action="store_true", help="log connector events")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("plugins", help="list installed connectors and failed plugins").set_defaults(
-        func=cmd_plugins
+    """The ``qmtl-connectors`` parser: the core's commands plus the plugins' (hook)."""
+    parser = argparse.ArgumentParser(
+        prog="qmtl-connectors",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    check = sub.add_parser("check", help="validate a qmtl.yml and print it, secrets redacted")
+    parser.add_argument("-v", "--verbose", action="store_true", help=_VERBOSE_HELP)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser(
+        "plugins",
+        help="list installed connectors and failed plugins",
+        description="List the connectors the installed plugins register (kind, name, "
+        "distribution, version, OCO support), then the plugins that failed to load and why.",
+    ).set_defaults(func=cmd_plugins)
+    check = sub.add_parser(
+        "check",
+        help="validate a qmtl.yml and print it, secrets redacted",
+        description="Validate a qmtl.yml against the installed connectors without "
+        "connecting to anything; print every error with its file and line, or the "
+        "resolved config with secrets redacted.",
+    )
     check.add_argument("config", help="path to qmtl.yml")
     check.set_defaults(func=cmd_check)
     reference = sub.add_parser(
@@ -180,6 +207,17 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
 
     add_new_plugin_command(sub)
     registry.plugin_manager.hook.register_commands(subparsers=sub)
+    for command in sub.choices.values():  # `check -v f.yml` as well as `-v check f.yml`
+        try:
+            command.add_argument(
+                "-v",
+                "--verbose",
+                action="store_true",
+                default=argparse.SUPPRESS,
+                help=_VERBOSE_HELP,
+            )
+        except argparse.ArgumentError:  # the command has its own -v
+            pass
     return parser
 
 
@@ -199,6 +237,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except PluginError as exc:  # e.g. a command's optional dependency is missing
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `qmtl-connectors check f.yml | head`: the reader left
+        # Python flushes stdout at exit; point it at /dev/null so that flush is quiet.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # what a shell reports for a command killed by SIGPIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

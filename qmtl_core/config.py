@@ -551,7 +551,15 @@ def _plain(value: Any) -> Any:
 
 
 class Connectors:
-    """Connectors built from config: ``.brokerage`` and ``.feed(on_message=...)``."""
+    """Connectors built from config: ``.brokerage`` and ``.feed(on_message=...)``.
+
+    Built by :func:`load_connectors`; each connector is built on first use, so a
+    config can be checked without connecting anywhere.
+
+    Args:
+        config: the validated ``connectors:`` section (:func:`parse_connectors`).
+        registry: the plugin registry (default: the installed plugins).
+    """
 
     def __init__(self, config: ConnectorsConfig, registry: Registry | None = None) -> None:
         self.config = config
@@ -560,6 +568,7 @@ class Connectors:
 
     @property
     def execution_domain(self) -> str:
+        """``dryrun`` (orders go to the paper brokerage) or ``live``."""
         return self.config.execution_domain
 
     def with_domain(self, execution_domain: str) -> Connectors:
@@ -581,6 +590,7 @@ class Connectors:
 
     @property
     def dryrun(self) -> bool:
+        """True in the ``dryrun`` domain."""
         return self.execution_domain == "dryrun"
 
     def start_metrics(self) -> MetricsExporter | None:
@@ -614,11 +624,16 @@ class Connectors:
         self.start_metrics()
         configured = self.config.brokerage
         if self.dryrun:
-            futures = (
-                configured is not None and self._registry.get("brokerage", configured.name).futures
-            )
             paper = self._registry.dryrun_connector("brokerage")
-            client = self._registry.create("brokerage", paper.name, futures=futures)
+            if configured is not None and configured.name == paper.name:
+                # The paper brokerage itself is configured: its options (prices) apply.
+                client = self._registry.build("brokerage", paper.name, configured.config)
+            else:
+                futures = (
+                    configured is not None
+                    and self._registry.get("brokerage", configured.name).futures
+                )
+                client = self._registry.create("brokerage", paper.name, futures=futures)
         else:
             assert configured is not None
             config = _with_state(configured.config, self.config.state)
@@ -641,9 +656,24 @@ class Connectors:
             self.journal.close()
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
-        """Build the feed; ``dryrun`` (or no feed configured) gives the dryrun feed."""
+        """Build the feed; ``dryrun`` gives the dryrun feed.
+
+        Args:
+            on_message: ``async def on_message(message: dict)``, called for each message.
+            callbacks: ``on_error``, ``on_reconnect`` (see the feed's class).
+
+        Raises:
+            ConfigError: ``live`` with no ``feed:`` section configured.
+        """
         self.start_metrics()
         configured = self.config.feed
+        if not self.dryrun and configured is None:
+            raise ConfigError(
+                "execution_domain 'live' has no feed configured: set a 'feed:' section "
+                "(e.g. 'feed: {name: websocket, url: wss://...}' or the flat 'ws_url')",
+                key="connectors.feed",
+                file=self.config.source,
+            )
         if self.dryrun or configured is None:
             paper = self._registry.dryrun_connector("feed")
             return self._registry.create("feed", paper.name, on_message=on_message, **callbacks)
@@ -658,5 +688,15 @@ class Connectors:
 def load_connectors(
     source: str | os.PathLike[str] | Mapping[str, Any], *, registry: Registry | None = None
 ) -> Connectors:
-    """Read a ``qmtl.yml`` (path) or mapping; connectors are built on first use."""
+    """Read a ``qmtl.yml`` (path) or mapping; connectors are built on first use.
+
+    Args:
+        source: a path to ``qmtl.yml``, or a mapping (with or without the top-level
+            ``connectors`` key).
+        registry: the plugin registry (default: the installed plugins).
+
+    Raises:
+        ConfigError: one mistake, naming the key, the file and line, and the fix.
+        ConfigErrors: several mistakes, each a ``ConfigError``.
+    """
     return Connectors(parse_connectors(source, registry=registry), registry)

@@ -101,7 +101,11 @@ _FEED_LEVELS = {"message_dropped": logging.WARNING, "delivered": logging.DEBUG}
 
 
 def _fields(data: Mapping[str, Any]) -> str:
-    return " ".join(f"{key}={value!r}" for key, value in data.items())
+    # Floats (delays, seconds) to the millisecond: delay=0.105, not 0.10541159785651551.
+    return " ".join(
+        f"{key}={round(value, 3) if isinstance(value, float) else value!r}"
+        for key, value in data.items()
+    )
 
 
 class LoggingObserver:

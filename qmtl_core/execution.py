@@ -11,6 +11,7 @@ run blocking here and on an event loop in :mod:`qmtl_core.aio`.
 
 from __future__ import annotations
 
+import logging
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from qmtl_core.events import Events
 from qmtl_core.options import number, whole_number
 from qmtl_core.orders import Order, OrderAck
 from qmtl_core.steps import Call, Plan, Wait, run
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -66,9 +69,17 @@ def _asks_too_long(error: TransientError) -> bool:
     return error.retry_after is not None and error.retry_after > runtime.RETRY_AFTER_MAX_SECONDS
 
 
-def retrying(attempt: Callable[[], Plan[T]], policy: RetryPolicy) -> Plan[T]:
+def retrying(attempt: Callable[[], Plan[T]], policy: RetryPolicy, *, name: str = "call") -> Plan[T]:
     """A plan running an idempotent ``attempt`` (a status poll, a cancel), retrying
-    transient failures with ``policy``."""
+    transient failures with ``policy``.
+
+    Each retry is logged (WARNING, ``retried call=<name> attempt= delay= reason=``) like
+    an order's retries, so a venue that keeps failing is visible while it is retried.
+
+    Raises:
+        TransientError: the last failure, once ``policy.max_retries`` retries are spent
+            or the venue asks to wait longer than the caller may block.
+    """
     retry = 0
     while True:
         try:
@@ -77,12 +88,17 @@ def retrying(attempt: Callable[[], Plan[T]], policy: RetryPolicy) -> Plan[T]:
             retry += 1
             if retry > policy.max_retries or _asks_too_long(error):
                 raise
-            yield Wait(policy.delay(retry, error.retry_after))
+            delay = policy.delay(retry, error.retry_after)
+            log.warning(
+                "retried call=%s attempt=%d delay=%.3f reason=%s", name, retry, delay, error
+            )
+            yield Wait(delay)
 
 
-def call_with_retries(call: Callable[[], T], policy: RetryPolicy) -> T:
-    """Run an idempotent call (a status poll, a cancel), retrying transient failures."""
-    result: T = run(retrying(lambda: steps.call("call"), policy), lambda _: call())
+def call_with_retries(call: Callable[[], T], policy: RetryPolicy, *, name: str = "call") -> T:
+    """Run an idempotent call (a status poll, a cancel), retrying transient failures
+    (see :func:`retrying`, which logs each retry under ``name``)."""
+    result: T = run(retrying(lambda: steps.call("call"), policy, name=name), lambda _: call())
     return result
 
 

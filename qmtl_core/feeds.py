@@ -19,11 +19,22 @@ log = logging.getLogger(__name__)
 
 @runtime_checkable
 class LiveDataFeed(Protocol):
+    """What a strategy relies on in a feed: ``await start()``, messages to
+    ``on_message`` one at a time in order, ``await stop()``."""
+
     on_message: MessageHandler
 
-    async def start(self) -> None: ...
+    async def start(self) -> None:
+        """Connect and start delivering; returns once the feed is up.
 
-    async def stop(self) -> None: ...
+        Raises:
+            FeedError: the feed cannot start (its error says why).
+        """
+        ...
+
+    async def stop(self) -> None:
+        """Stop delivering; idempotent."""
+        ...
 
 
 async def deliver(

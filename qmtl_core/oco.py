@@ -37,6 +37,7 @@ class OcoResult:
 
     @property
     def both_filled(self) -> bool:
+        """True when both legs filled: the polling window of a manual OCO was lost."""
         return all(leg.filled_quantity > 0 for leg in self.legs)
 
 

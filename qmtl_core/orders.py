@@ -112,7 +112,32 @@ class Order:
 
     @property
     def is_futures(self) -> bool:
+        """True when the order carries a futures-only field (reduce_only, position_side,
+        leverage)."""
         return any(getattr(self, name) is not None for name in FUTURES_FIELDS)
+
+    # Read access by key, as the seed's dict payloads had it: a service written for
+    # ``order["symbol"]`` / ``order.get("limit_price")`` works on a validated Order.
+    def __getitem__(self, key: str) -> Any:
+        """The field ``key`` (``order["symbol"]``); KeyError when absent or not a field."""
+        value = getattr(self, key, None) if key in _ORDER_FIELDS else None
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and key in self.keys()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The field ``key``, or ``default`` when the order does not carry it."""
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+    def keys(self) -> list[str]:
+        """The fields this order carries (``dict(order)`` works)."""
+        return [name for name in _ORDER_FIELDS if getattr(self, name) is not None]
 
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready fields, decimals as exact strings, absent fields left out."""
@@ -127,6 +152,9 @@ class Order:
                 value = value.value
             payload[f.name] = value
         return payload
+
+
+_ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 def to_decimal(name: str, value: Any) -> Decimal:
@@ -351,6 +379,7 @@ class OrderAck(Mapping[str, Any]):
 
     @property
     def is_complete(self) -> bool:
+        """True once the order can change no more (filled, canceled, rejected, expired)."""
         return self.status.is_complete
 
     def __getitem__(self, key: str) -> Any:

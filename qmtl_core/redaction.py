@@ -32,6 +32,7 @@ class Secret:
         self._value = value
 
     def reveal(self) -> str:
+        """The plain text: call it only where the secret must go to a venue."""
         return self._value
 
     def __repr__(self) -> str:

@@ -249,7 +249,22 @@ class Registry:
         installed = sorted(n for k, n in self._specs if k == kind)
         message = f"no {kind} connector named '{name}'{did_you_mean(name, installed)}"
         message += f" (installed: {', '.join(installed) or 'none'})"
-        raise UnknownConnectorError(message + provider_hint(f"{kind}:{name}"))
+        raise UnknownConnectorError(
+            message + provider_hint(f"{kind}:{name}") + self._failures_note()
+        )
+
+    def _failures_note(self) -> str:
+        """The plugins that failed to load: one of them may be the connector looked for."""
+        failures = self.plugins.failures
+        if not failures:
+            return ""
+        listed = "; ".join(
+            f"{f.name} ({f.distribution or f.entry_point}): {f.error}" for f in failures
+        )
+        return (
+            f"; {len(failures)} installed plugin(s) failed to load, which may provide it: "
+            f"{listed} (see `qmtl-connectors plugins`)"
+        )
 
     def dryrun_connector(self, kind: Kind) -> ConnectorSpec:
         """The connector that every config of ``kind`` uses in the ``dryrun`` domain."""

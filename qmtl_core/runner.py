@@ -35,6 +35,7 @@ class SubmitResult:
 
     @property
     def sent(self) -> bool:
+        """True when the order went to the service (not gated, not a duplicate)."""
         return self.outcome == "sent"
 
 
@@ -74,6 +75,7 @@ class Runner:
 
     @classmethod
     def trade_execution_service(cls) -> BrokerageClient | None:
+        """The service orders go to now, None when none is set."""
         return cls._service
 
     @classmethod
@@ -132,7 +134,19 @@ class Runner:
     @classmethod
     def submit_order(cls, order: OrderInput) -> SubmitResult:
         """Validate, gate, claim in the journal, then send: ``sent``, ``gated`` or
-        ``duplicate`` (with the first order's ack when known)."""
+        ``duplicate`` (with the first order's ack when known).
+
+        The service gets the validated :class:`Order`, readable by key as the seed's
+        dict payloads were (``order["symbol"]``, ``order.get("limit_price")``).
+
+        Args:
+            order: a mapping of order fields or an :class:`Order`.
+
+        Raises:
+            RuntimeError: no service is set (:meth:`set_trade_execution_service`).
+            OrderValidationError: the order breaks a rule; nothing was sent.
+            OrderRejected, OrderStatusUnknown: from the service, as ``post_order`` raises.
+        """
         service = cls._require_service()
         lookup = getattr(service, "lookup_order", None)
         calls: dict[str, Any] = {"post": service.post_order, "lookup": lookup}

@@ -27,6 +27,10 @@ RETRY_AFTER_MAX_SECONDS: float = 60.0
 WS_BACKOFF_INITIAL_SECONDS: float = 0.5
 WS_BACKOFF_MAX_SECONDS: float = 30.0
 WS_HEALTHY_AFTER_SECONDS: float = 10.0
+#: How long a feed's ``start()`` keeps trying to make its first connection before it
+#: raises ``FeedError`` (an unresolvable host, a gateway that is down); once connected
+#: the feed reconnects within its own budget, unlimited by default.
+WS_START_TIMEOUT_SECONDS: float = 30.0
 
 #: How long an order journal's owner stays alive without renewing its lease; a
 #: background thread renews it every third of this while the journal is open.

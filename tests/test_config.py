@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from qmtl_core import load_connectors
+from qmtl_core import OrderStatus, load_connectors
 from qmtl_core.config import parse_connectors
 from qmtl_core.errors import ConfigError, ConfigErrors
 from qmtl_core.plugins import make_plugin_manager
@@ -130,6 +131,30 @@ def test_dryrun_and_missing_feed_give_the_fake_feed(registry: Registry) -> None:
     connectors = load_connectors({"connectors": {"execution_domain": "dryrun"}}, registry=registry)
     feed = connectors.feed(on_message=_noop)
     assert type(feed).__name__ == "FakeLiveDataFeed" and feed.on_message is _noop
+
+
+def test_dryrun_with_the_paper_brokerage_configured_honours_its_prices(
+    registry: Registry,
+) -> None:
+    connectors = load_connectors(
+        {"connectors": {"brokerage": {"name": "fake", "prices": {"BTC/USDT": 50000}}}},
+        registry=registry,
+    )
+    assert connectors.dryrun
+    ack = connectors.brokerage.post_order(
+        {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": "0.01"}
+    )
+    assert ack.status is OrderStatus.FILLED and ack.average_price == Decimal(50000)
+
+
+def test_live_without_a_feed_says_so_instead_of_a_fake_feed(registry: Registry) -> None:
+    connectors = load_connectors(
+        {"connectors": {"execution_domain": "live", "brokerage": {"name": "fake"}}},
+        registry=registry,
+    )
+    with pytest.raises(ConfigError, match="no feed configured") as info:
+        connectors.feed(on_message=_noop)
+    assert info.value.key == "connectors.feed"
 
 
 def test_default_domain_is_dryrun(registry: Registry) -> None:

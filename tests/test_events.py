@@ -96,6 +96,13 @@ def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureF
     )
 
 
+def test_log_lines_give_seconds_to_the_millisecond(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="qmtl_core.events")
+    default_registry().events.order("retried", "c", "coid-1", attempt=1, delay=0.10541159785651551)
+    line = next(r.getMessage() for r in caplog.records if "coid-1" in r.getMessage())
+    assert line.endswith("attempt=1 delay=0.105")
+
+
 def test_retries_and_unknown_outcomes_are_observed_over_http(qmtl_events: EventRecorder) -> None:
     order = {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": "0.01"}
     with BrokerServer(prices={"BTC/USDT": 50000}) as server:

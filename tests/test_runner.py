@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -128,3 +129,33 @@ def test_futures_fields_follow_the_service_capabilities() -> None:
         Runner.submit_order(payload)
     Runner.set_trade_execution_service(FakeBrokerageClient(prices={"BTC/USDT": 1}, futures=True))
     assert Runner.submit_order(payload).sent
+
+
+class SeedStyleService:
+    """A duck-typed service written for the seed's dict payloads: ``order["symbol"]``."""
+
+    def __init__(self) -> None:
+        self.seen: list[dict[str, Any]] = []
+
+    def post_order(self, order: Any) -> dict[str, Any]:
+        self.seen.append(dict(order))
+        return {
+            "id": "S1",
+            "client_order_id": order["client_order_id"],
+            "status": "new",
+            "symbol": order["symbol"],
+            "limit": order.get("limit_price"),
+            "has_tif": "time_in_force" in order,
+        }
+
+
+def test_a_service_written_for_dict_payloads_reads_the_order_by_key() -> None:
+    service = SeedStyleService()
+    Runner.set_trade_execution_service(service)
+    result = Runner.submit_order(
+        {**ORDER, "type": "limit", "limit_price": "49000", "client_order_id": "seed-1"}
+    )
+    assert result.sent
+    assert service.seen[0]["symbol"] == "BTC/USDT" and service.seen[0]["side"] == "BUY"
+    assert service.seen[0]["quantity"] == Decimal("0.01")
+    assert "stop_price" not in service.seen[0]

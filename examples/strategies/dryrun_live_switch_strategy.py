@@ -5,8 +5,10 @@ broker, in ``live`` to the configured brokerage. On the first price it buys at m
 then brackets the position with a take-profit / stop-loss OCO pair; when one leg fills
 the other is cancelled (by the venue, the connector, or OCOOrder's watcher).
 
-Run it on its own with ``python dryrun_live_switch_strategy.py --config qmtl.yml``
-(dryrun by default); ``examples/demo.py`` drives it with a scripted market.
+Run it on its own with ``python dryrun_live_switch_strategy.py --config qmtl.yml``: it
+runs in the config's ``execution_domain`` (``--domain`` overrides it). In ``dryrun`` it
+is driven by a scripted market; in ``live`` it trades off the configured feed until the
+bracket settles. ``examples/demo.py`` drives it in both domains.
 """
 
 from __future__ import annotations
@@ -138,12 +140,35 @@ async def run_dryrun(config: str, settings: Settings, prices: list[Decimal]) -> 
         await strategy.feed.stop()
 
 
+async def run_live(connectors: Connectors, settings: Settings, timeout: float) -> OcoResult:
+    """Trade off the configured feed: enter on the first tick, then wait for the bracket."""
+    strategy = DryrunLiveSwitchStrategy(connectors, settings)
+    await strategy.feed.start()
+    try:
+        await strategy.bracket_placed.wait()
+        return await strategy.settle(timeout)
+    finally:
+        await strategy.feed.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--config", default="examples/qmtl.yml")
+    parser.add_argument(
+        "--domain", choices=("dryrun", "live"), help="override the config's execution_domain"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=3600.0, help="live: seconds to wait for the bracket"
+    )
     args = parser.parse_args(argv)
-    prices = [Decimal(p) for p in ("50000", "50400", "50800", "51050")]
-    result = asyncio.run(run_dryrun(args.config, Settings(), prices))
+    connectors = load_connectors(args.config)
+    if args.domain:
+        connectors = connectors.with_domain(args.domain)
+    if connectors.dryrun:
+        prices = [Decimal(p) for p in ("50000", "50400", "50800", "51050")]
+        result = asyncio.run(run_dryrun(args.config, Settings(), prices))
+    else:
+        result = asyncio.run(run_live(connectors, Settings(), args.timeout))
     return 0 if result.filled is not None and not result.both_filled else 1
 
 

@@ -129,7 +129,11 @@ class CcxtClient(BaseBrokerageClient):
         twin's): markets are loaded by the driver's exchange."""
         validated = super().validate(order)
         _check_time_in_force(validated)
-        yield from retrying(lambda: ccxt_call("load_markets", "load_markets"), self.retry_policy)
+        yield from retrying(
+            lambda: ccxt_call("load_markets", "load_markets"),
+            self.retry_policy,
+            name=f"{self.venue.id}.load_markets",
+        )
         return conform(exchange, validated)
 
     def poll_order_status(self, order: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
@@ -331,7 +335,9 @@ class CcxtClient(BaseBrokerageClient):
 
     def _retrying(self, action: str, fn: Callable[[], T]) -> T:
         """An idempotent ccxt call, retried on transient failures with the core policy."""
-        return call_with_retries(lambda: self.venue.call(action, fn), self.retry_policy)
+        return call_with_retries(
+            lambda: self.venue.call(action, fn), self.retry_policy, name=f"{self.venue.id}.{action}"
+        )
 
 
 def ccxt_call(action: str, method: str, *args: Any, placing: bool = False) -> Plan[Any]:

@@ -71,6 +71,19 @@ def is_duplicate_client_order_id(payload: Mapping[str, Any]) -> bool:
     return any(marker in message for marker in DUPLICATE_CLIENT_ID_MESSAGES)
 
 
+def root_cause(error: BaseException) -> str:
+    """``"; cause: <innermost exception>"`` (a DNS failure, a refused connection): ccxt's
+    NetworkError text names only the request, the reason is in its ``__cause__`` chain."""
+    cause, seen = error.__cause__ or error.__context__, 0
+    innermost: BaseException | None = None
+    while cause is not None and seen < 20:  # a bounded walk: chains can loop
+        innermost, seen = cause, seen + 1
+        cause = cause.__cause__ or cause.__context__
+    if innermost is None:
+        return ""
+    return f"; cause: {type(innermost).__name__}: {innermost}"
+
+
 def translate(
     error: ccxt.BaseError,
     *,
@@ -100,7 +113,7 @@ def translate(
         # The venue refused the request's timestamp: nothing was placed.
         return TransientError(message, ambiguous=False)
     if isinstance(error, ccxt.NetworkError | ccxt.OperationFailed):
-        return TransientError(message, ambiguous=placing)
+        return TransientError(message + scrub(root_cause(error)), ambiguous=placing)
     if isinstance(error, ccxt.AuthenticationError):
         return AuthenticationError(message)
     if placing and isinstance(error, ccxt.BadResponse):

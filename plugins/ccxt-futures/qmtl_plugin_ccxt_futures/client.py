@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 #: (Binance -4059 "No need to change position side", -4046 "... margin type").
 ALREADY_SET_CODES = frozenset({"-4059", "-4046"})
 ALREADY_SET_ERRORS = frozenset({"NoChange", "MarginModeAlreadySet"})
+#: The exchange without one given: Binance USD-M futures, as upstream QMTL defaults.
+DEFAULT_EXCHANGE = "binanceusdm"
 
 
 class FuturesCcxtBrokerageClient(CcxtClient):
@@ -49,6 +51,21 @@ class FuturesCcxtBrokerageClient(CcxtClient):
     config_class = CcxtFuturesConfig
     product = FUTURES
 
+    def __init__(
+        self,
+        exchange: str | Any = DEFAULT_EXCHANGE,
+        *,
+        journal: OrderJournal | None = None,
+        **options: Any,
+    ) -> None:
+        """``exchange``: a ccxt exchange id (default ``binanceusdm``, as upstream) or a ready
+        synchronous ccxt exchange; ``options``: the ``ccxt-futures`` config keys.
+
+        Raises:
+            ConfigError: an unknown exchange id or option, or a bad option value.
+        """
+        super().__init__(exchange, journal=journal, **options)
+
     def _configure(
         self, config: CcxtConfig, instance: Any, *, journal: OrderJournal | None = None
     ) -> None:
@@ -63,6 +80,7 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         self._leverage_now: dict[str, int] = {}
 
     def default_symbol(self) -> str | None:
+        """The market of orders this client did not place (the ``symbol`` option)."""
         return self.symbol
 
     def validating(self, order: OrderInput, exchange: Any) -> Plan[Order]:
@@ -83,6 +101,7 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         return validated
 
     def order_params(self, order: Order) -> dict[str, Any]:
+        """ccxt ``params`` for ``create_order``: the spot ones plus the futures fields."""
         params = super().order_params(order)
         if self.hedge_mode:
             # The side and position side say whether it reduces; Binance refuses a
@@ -102,6 +121,8 @@ class FuturesCcxtBrokerageClient(CcxtClient):
         return to_positions(fetched)
 
     def send_plan(self, order: Order) -> Plan[OrderAck]:
+        """The spot send plan, after the symbol's position mode, margin mode and leverage
+        are set on the venue (each once per symbol)."""
         yield from self._preparing(order)
         return (yield from super().send_plan(order))
 

@@ -12,6 +12,10 @@ from qmtl_core.options import setting
 class CcxtFuturesConfig(CcxtConfig):
     """Futures-only settings, applied per symbol before its first order."""
 
+    exchange: str = setting(
+        "ccxt exchange id, e.g. 'binanceusdm' or 'bybit'", default="binanceusdm"
+    )
+
     symbol: str | None = setting(
         "market of orders this client did not place, e.g. 'BTC/USDT'", default=None
     )

@@ -77,3 +77,12 @@ def test_fee_model_for_futures_from_the_market(venue: BinanceUsdmReplay) -> None
         "market",
     )
     assert venue.sent("GET", "exchangeInfo")[0].host == "demo-fapi.binance.com"
+
+
+def test_the_exchange_defaults_to_binance_usdm_as_upstream() -> None:
+    client = FuturesCcxtBrokerageClient()
+    assert client.venue.id == "binanceusdm" and client.environment == "live"
+    section = load_connectors(
+        {"connectors": {"execution_domain": "live", "brokerage": {"name": "ccxt-futures"}}}
+    ).config.brokerage
+    assert section is not None and section.config.exchange == "binanceusdm"  # type: ignore[attr-defined]

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import re
+import socket
 from collections.abc import Callable
 
 import ccxt
@@ -14,6 +17,7 @@ from qmtl_core.errors import (
     OrderRejected,
     OrderStatusUnknown,
     RateLimited,
+    TransientError,
 )
 from qmtl_core.orders import OrderStatus
 from qmtl_core.testing import EventRecorder
@@ -187,3 +191,32 @@ def test_a_key_revoked_mid_session_is_an_authentication_error_not_a_rate_limit(
     with pytest.raises(AuthenticationError):
         client.post_order(ORDER | {"client_order_id": "fault-case-2"})
     assert len(venue.sent("POST", "order")) == 2  # refused once, not retried
+
+
+def _point_at(urls: object, base: str) -> object:
+    """ccxt's nested ``urls['api']`` with every Binance host replaced by ``base``."""
+    if isinstance(urls, dict):
+        return {key: _point_at(value, base) for key, value in urls.items()}
+    if isinstance(urls, str):
+        return re.sub(r"^https://[^/]+", base, urls)
+    return urls
+
+
+def test_a_network_error_keeps_its_cause_and_each_retry_is_logged(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with socket.socket() as probe:  # a loopback port nothing listens on: refused at once
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = CcxtBrokerageClient("binance", max_retries=2, backoff=0.01, enableRateLimit=False)
+    client.exchange.urls["api"] = _point_at(client.exchange.urls["api"], f"http://127.0.0.1:{port}")
+    caplog.set_level(logging.WARNING, logger="qmtl_core.execution")
+    with pytest.raises(TransientError) as info:
+        client.validate(LIMIT_ORDER)
+    assert "cause: ConnectionRefusedError" in str(info.value)
+    retries = [r.getMessage() for r in caplog.records if "retried" in r.getMessage()]
+    assert len(retries) == 2
+    assert re.fullmatch(
+        r"retried call=binance\.load_markets attempt=1 delay=0\.\d{3} reason=.*ConnectionRefused.*",
+        retries[0],
+    )

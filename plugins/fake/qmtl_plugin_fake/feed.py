@@ -13,7 +13,16 @@ from qmtl_core.registry import NoOptions
 
 
 class FakeLiveDataFeed:
-    """An in-memory feed for demos and tests; same contract as ``WebSocketFeed``."""
+    """An in-memory feed for demos and tests; same contract as ``WebSocketFeed``.
+
+    :meth:`emit` hands a message to ``on_message`` once the feed is started.
+
+    Args:
+        on_message: ``async def on_message(message: dict)``, called for each message in order.
+        on_error: called with the exception when ``on_message`` raises (else it is logged).
+        on_reconnect: accepted for the common feed contract; an in-memory feed never
+            reconnects.
+    """
 
     #: Where this feed's events go; the registry that builds it sets its own.
     events: Events = DEFAULT_EVENTS
@@ -32,6 +41,10 @@ class FakeLiveDataFeed:
         self.delivered = 0
         self._lock = asyncio.Lock()
 
+    def __repr__(self) -> str:
+        state = "running" if self.running else "stopped"
+        return f"FakeLiveDataFeed({state}, delivered={self.delivered})"
+
     @classmethod
     def from_config(
         cls,
@@ -45,11 +58,16 @@ class FakeLiveDataFeed:
         return cls(on_message, on_error=on_error, on_reconnect=on_reconnect)
 
     async def start(self) -> None:
+        """Start delivering; :meth:`emit` raises :class:`FeedError` before this."""
         self.running = True
         self.events.feed("connected", "FakeLiveDataFeed")
 
     async def emit(self, message: dict[str, Any]) -> None:
-        """Deliver ``message`` (after every earlier one); an error if the feed is not running."""
+        """Deliver ``message`` (after every earlier one).
+
+        Raises:
+            FeedError: the feed is not running (``start()`` not awaited, or stopped).
+        """
         if not self.running:
             raise FeedError("the feed is not running: await start() first (or it was stopped)")
         async with self._lock:
@@ -57,6 +75,7 @@ class FakeLiveDataFeed:
                 self.delivered += 1
 
     async def stop(self) -> None:
+        """Stop delivering (idempotent)."""
         if self.running:
             self.running = False
             self.events.feed("disconnected", "FakeLiveDataFeed", reason="stopped")

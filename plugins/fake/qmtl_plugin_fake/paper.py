@@ -72,8 +72,22 @@ class _PaperOrder:
 class PaperEngine:
     """Orders keyed by engine id and by ``client_order_id``; all methods thread-safe."""
 
-    def __init__(self, prices: Mapping[str, Any] | None = None, *, id_prefix: str = "P") -> None:
+    def __init__(
+        self,
+        prices: Mapping[str, Any] | None = None,
+        *,
+        id_prefix: str = "P",
+        fill_unpriced: bool = False,
+    ) -> None:
+        """``prices``: initial last prices by symbol; ``id_prefix`` starts every engine id.
+
+        With ``fill_unpriced`` an order for a symbol without a known price fills at once
+        (the immediate-fill stub): at the price it gives (limit, else stop), else with its
+        price unknown (``average_price`` None, the reason says why). Without it a market order
+        is rejected and a limit or stop order rests until a price crosses it.
+        """
         self._lock = threading.RLock()
+        self._fill_unpriced = fill_unpriced
         self._prices: dict[str, Decimal] = {}
         self._orders: dict[str, _PaperOrder] = {}
         self._by_client_id: dict[str, str] = {}
@@ -88,8 +102,14 @@ class PaperEngine:
     # --- prices -------------------------------------------------------------------
 
     def last_price(self, symbol: str) -> Decimal | None:
+        """The symbol's last price, None before any."""
         with self._lock:
             return self._prices.get(symbol)
+
+    def prices(self) -> dict[str, Decimal]:
+        """The last price of every symbol that has one."""
+        with self._lock:
+            return dict(self._prices)
 
     def update_price(self, symbol: str, price: Any) -> list[OrderAck]:
         """Set the last price and fill whatever it crosses; returns the orders that filled."""
@@ -185,6 +205,13 @@ class PaperEngine:
     def _activate(self, entry: _PaperOrder) -> None:
         order = entry.order
         price = self._prices.get(order.symbol)
+        if price is None and self._fill_unpriced:
+            # The immediate-fill stub: at the order's own price, else at a price unknown.
+            given = order.limit_price if order.limit_price is not None else order.stop_price
+            if given is None:
+                entry.reason = f"no price known for {order.symbol}: filled at an unknown price"
+            self._fill(entry, given)
+            return
         if order.type is OrderType.MARKET and price is None:
             entry.reason = f"no price known for {order.symbol}; cannot fill a market order"
             self._set(entry, OrderStatus.REJECTED)
@@ -210,7 +237,7 @@ class PaperEngine:
         # A resting limit fills at its limit; a marketable one at the better market price.
         return self._fill(entry, limit if resting else price)
 
-    def _fill(self, entry: _PaperOrder, price: Decimal) -> bool:
+    def _fill(self, entry: _PaperOrder, price: Decimal | None) -> bool:
         entry.filled_quantity = entry.order.quantity
         entry.average_price = price
         self._set(entry, OrderStatus.FILLED)

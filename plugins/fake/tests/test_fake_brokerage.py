@@ -11,6 +11,7 @@ from qmtl_core import OCOOrder, OrderNotCancelable, OrderNotFound, OrderStatus
 from qmtl_core.brokerage import BrokerageClient, OcoSupport
 from qmtl_core.errors import OrderRejected, OrderValidationError
 from qmtl_plugin_fake.brokerage import FakeBrokerageClient
+from qmtl_plugin_fake.feed import FakeLiveDataFeed
 
 SYMBOL = "BTC/USDT"
 
@@ -29,10 +30,38 @@ def test_market_order_fills_at_the_last_price() -> None:
     assert broker.post_order(market("SELL"))["average_price"] == Decimal("50100.5")
 
 
-def test_market_order_without_a_price_is_rejected_with_a_reason() -> None:
-    ack = FakeBrokerageClient().post_order(market())
-    assert ack.status is OrderStatus.REJECTED
+def test_market_order_without_a_price_fills_at_once_with_the_price_unknown() -> None:
+    # The seed's "in-memory immediate-fill stub": never a silent rejection.
+    broker = FakeBrokerageClient()
+    ack = broker.post_order(market())
+    assert ack.status is OrderStatus.FILLED and ack.filled_quantity == Decimal("0.01")
+    assert ack.average_price is None
     assert "no price known for BTC/USDT" in ack.raw["reason"]
+    assert "filled at an unknown price" in ack.raw["reason"]
+
+
+def test_without_a_price_an_order_fills_at_the_price_it_gives() -> None:
+    broker = FakeBrokerageClient()
+    limit = broker.post_order({**market(), "type": "limit", "limit_price": "49000"})
+    assert limit.status is OrderStatus.FILLED and limit.average_price == Decimal(49000)
+    assert "reason" not in limit.raw
+    stop = broker.post_order({**market("SELL"), "type": "stop", "stop_price": "48000"})
+    assert stop.status is OrderStatus.FILLED and stop.average_price == Decimal(48000)
+    # Once a price is known the engine is a paper market again: limits rest.
+    broker.update_price(SYMBOL, 50000)
+    resting = broker.post_order({**market(), "type": "limit", "limit_price": "49000"})
+    assert resting.status is OrderStatus.NEW
+
+
+def test_the_fake_clients_say_what_they_hold_in_their_repr() -> None:
+    broker = FakeBrokerageClient(prices={SYMBOL: 50000})
+    broker.post_order(market())
+    assert repr(broker) == "FakeBrokerageClient(prices={'BTC/USDT': '50000'}, orders=1)"
+
+    async def on_message(message: dict[str, object]) -> None:
+        return None
+
+    assert repr(FakeLiveDataFeed(on_message)) == "FakeLiveDataFeed(stopped, delivered=0)"
 
 
 def test_limit_rests_until_the_price_crosses_it() -> None:

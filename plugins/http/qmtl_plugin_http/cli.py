@@ -57,11 +57,22 @@ def _rate_limit(text: str) -> tuple[str, Limit]:
         raise argparse.ArgumentTypeError(f"{pool}: {exc}") from None
 
 
+#: The environment variable ``--token`` defaults to.
+TOKEN_ENV = "QMTL_BROKER_TOKEN"  # noqa: S105 (a variable name, not a secret)
+
+
 def add_serve_broker(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "serve-broker", help="run the HTTP reference broker (paper engine) on 127.0.0.1"
+    """Add the ``serve-broker`` sub-command to the ``qmtl-connectors`` parser."""
+    summary = "run the HTTP reference broker (paper engine) on 127.0.0.1"
+    parser = subparsers.add_parser("serve-broker", help=summary, description=summary)
+    parser.add_argument(
+        "--port", type=int, default=8080, help=f"{_PORT_HELP}; default: %(default)s"
     )
-    parser.add_argument("--port", type=int, default=8080, help=_PORT_HELP)
+    parser.add_argument(
+        "--token",
+        help=f"require 'Authorization: Bearer TOKEN' on order requests (default: ${TOKEN_ENV}; "
+        "neither: no token needed)",
+    )
     parser.add_argument(
         "--price",
         type=_price,
@@ -93,7 +104,12 @@ def serve_broker(args: argparse.Namespace) -> int:
     def stop(signum: int, frame: FrameType | None) -> None:
         done.set()
 
-    server = server_class(args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit))
+    import os
+
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    server = server_class(
+        args.port, prices=dict(args.price), rate_limits=dict(args.rate_limit), token=token
+    )
     try:
         server.start()
     except OSError as exc:
@@ -102,6 +118,8 @@ def serve_broker(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         print(f"reference broker: orders at {server.url}", flush=True)
+        if token:
+            print("order requests need 'Authorization: Bearer <token>' (--token)", flush=True)
         for pool, limit in server.limiter.limits.items():
             print(f"rate limit: {pool} {limit} (429 + Retry-After beyond)", flush=True)
         print(

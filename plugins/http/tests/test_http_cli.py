@@ -81,3 +81,25 @@ def test_listing_connectors_imports_no_http_library() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["[('http', 'manual')]", "[]"]
+
+
+def test_serve_broker_token_is_required_on_order_requests() -> None:
+    env = {**os.environ, "QMTL_BROKER_TOKEN": "t0ken-from-env"}
+    with subprocess.Popen(
+        [str(CLI), "serve-broker", "--port", "0", "--price", "BTC/USDT=50000"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    ) as proc:
+        try:
+            assert proc.stdout is not None
+            url = proc.stdout.readline().split()[-1]  # "reference broker: orders at <url>"
+            assert proc.stdout.readline().startswith("order requests need 'Authorization")
+            refused = requests.post(url, json=limit("SELL", 51000), timeout=5)
+            assert refused.status_code == 401
+            client = HttpBrokerageClient(url, token="t0ken-from-env", backoff=0.01)
+            assert client.post_order(limit("SELL", 51000)).status is OrderStatus.NEW
+        finally:
+            proc.send_signal(signal.SIGTERM)
+        rest = proc.communicate(timeout=10)[0]
+    assert "t0ken-from-env" not in rest

@@ -31,19 +31,26 @@ def register_connectors(register: Register) -> None:
         "seed shorthand for `feed: {name: websocket, url: ...}`",
         selects=True,
     )
+    register.shorthand(
+        "ws_token",
+        "feed",
+        "websocket",
+        "token",
+        "seed shorthand for `feed: {name: websocket, token: ...}` (with ws_url)",
+    )
     register.export("WebSocketFeed", "qmtl_plugin_websocket.feed:WebSocketFeed")
     register.export("WebSocketClient", "qmtl_plugin_websocket.client:WebSocketClient")
 
 
 @hookimpl
 def register_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = subparsers.add_parser(
-        "serve-gateway",
-        help="run the local WebSocket gateway on 127.0.0.1 (for demos and manual tests)",
-    )
+    """Add the ``serve-gateway`` sub-command to the ``qmtl-connectors`` parser."""
+    summary = "run the local WebSocket gateway on 127.0.0.1 (for demos and manual tests)"
+    parser = subparsers.add_parser("serve-gateway", help=summary, description=summary)
     parser.add_argument("--port", type=int, default=0, help="TCP port (default: a free one)")
     parser.add_argument(
-        "--token", help="bearer token clients must send (default: $QMTL_WS_TOKEN, else a new one)"
+        "--token",
+        help="bearer token clients must send (default: $QMTL_WS_TOKEN, else a new one, printed)",
     )
     parser.add_argument(
         "--interval", type=float, default=1.0, help="seconds between BTC/USDT price ticks"

@@ -20,7 +20,8 @@ class WebSocketFeedConfig(ConnectorConfig):
 
     url: str = setting("URL of the gateway, e.g. wss://gateway/ws", schemes=("ws", "wss"))
     token: Secret | None = setting(
-        "bearer token, sent as 'Authorization: Bearer <token>'", default=None
+        "bearer token, sent as 'Authorization: Bearer <token>' (default: $QMTL_WS_TOKEN)",
+        default=None,
     )
     subscribe: list[Any] | None = setting(
         "messages sent after every connect (mappings are sent as JSON)", default=None
@@ -32,6 +33,12 @@ class WebSocketFeedConfig(ConnectorConfig):
     )
     max_total_time: float | None = setting(
         "seconds an outage may last before giving up (default: none)", default=None, above=0
+    )
+    start_timeout: float | None = setting(
+        "seconds start() tries to make the first connection before raising FeedError "
+        "(default: runtime.WS_START_TIMEOUT_SECONDS, 30)",
+        default=None,
+        above=0,
     )
     ping_interval: float | None = setting(
         "ping after this many quiet seconds (runtime default)", default=None, above=0

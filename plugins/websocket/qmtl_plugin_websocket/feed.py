@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Self
 
+from qmtl_core import runtime
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
@@ -68,6 +70,15 @@ _RECONNECTED: Final = _Reconnected()
 _Item = dict[str, Any] | _Reconnected | _Failed
 
 
+#: The token a feed configured without one sends (the seed's flat form has no other way).
+TOKEN_ENV = "QMTL_WS_TOKEN"  # noqa: S105 (a variable name, not a secret)
+
+
+def _env_token() -> Secret | None:
+    value = os.environ.get(TOKEN_ENV)
+    return Secret(value) if value else None
+
+
 def _settle(future: asyncio.Future[None], error: BaseException | None = None) -> None:
     if future.done():
         return
@@ -109,9 +120,28 @@ class WebSocketFeed:
     """``await feed.start()`` connects; messages go to ``on_message`` until ``await feed.stop()``.
 
     ``start()`` returns once connected and raises :class:`FeedAuthenticationError` when
-    the handshake is refused (401/403) or :class:`FeedError` when the retry budget runs
-    out first. Later failures end the feed, set :attr:`error` and go to ``on_error``
-    (called as ``on_error(exc, {})``; for a failing ``on_message`` it gets the message).
+    the handshake is refused (401/403) or :class:`FeedError` when the first connection
+    cannot be made within ``start_timeout`` seconds (default
+    ``runtime.WS_START_TIMEOUT_SECONDS``) or the retry budget runs out first. Once
+    connected, the feed reconnects within its retry budget (unlimited by default). Later
+    failures end the feed, set :attr:`error` and go to ``on_error`` (called as
+    ``on_error(exc, {})``; for a failing ``on_message`` it gets the message).
+
+    Args:
+        url: the gateway's ``ws://`` or ``wss://`` URL.
+        on_message: ``async def on_message(message: dict)``, called for each JSON object.
+        token: the bearer token (default: ``$QMTL_WS_TOKEN``), kept as a ``Secret``.
+        subscribe: messages sent after every connect, or a callable returning them.
+        on_reconnect: awaited after each reconnect, before its first message.
+        on_error: ``fn(exc, message)``, sync or async, told about failures.
+
+    The other options (``max_retries``, ``max_total_time``, ``start_timeout``,
+    ``ping_interval``, ``recv_timeout``, ``connect_timeout``, ``backoff``,
+    ``max_backoff``, ``healthy_after``, ``queue_size``) are the ``websocket`` feed's
+    config keys (see the configuration reference); None means the runtime default.
+
+    Raises:
+        ConfigError: a bad option (named), when the feed is built.
     """
 
     #: Where this feed's events go; the registry that builds it sets its own.
@@ -130,6 +160,7 @@ class WebSocketFeed:
         on_error: ErrorHandler | None = None,
         max_retries: int | None = None,
         max_total_time: float | None = None,
+        start_timeout: float | None = None,
         ping_interval: float | None = None,
         recv_timeout: float | None = None,
         connect_timeout: float | None = None,
@@ -144,6 +175,7 @@ class WebSocketFeed:
             "subscribe": None if callable(subscribe) else subscribe,
             "max_retries": max_retries,
             "max_total_time": max_total_time,
+            "start_timeout": start_timeout,
             "ping_interval": ping_interval,
             "recv_timeout": recv_timeout,
             "connect_timeout": connect_timeout,
@@ -203,6 +235,7 @@ class WebSocketFeed:
 
     @property
     def stats(self) -> FeedStats:
+        """A snapshot of the feed's counters (:class:`FeedStats`)."""
         handoff = self._handoff
         return FeedStats(
             connects=self._connects,
@@ -218,6 +251,7 @@ class WebSocketFeed:
 
     @property
     def running(self) -> bool:
+        """True between ``start()`` and ``stop()``."""
         return self._run is not None
 
     # --- lifecycle (event loop) -------------------------------------------------------
@@ -348,7 +382,7 @@ class WebSocketFeed:
             run.call(_settle, run.finished)
 
     def _connect_loop(self, run: _Run) -> None:
-        outage = self._outage()
+        outage = self._outage(starting=True)
         while not run.over:
             client = self._new_client(run)
             if client is None:
@@ -372,6 +406,7 @@ class WebSocketFeed:
                 raise
             connected_at = time.monotonic()
             self._connected(run)
+            outage.max_total_time = self.config.max_total_time  # start_timeout is over
             try:
                 self._pump(run, client)
                 return  # the hand-off was closed: we are stopping
@@ -405,7 +440,7 @@ class WebSocketFeed:
     def _new_client(self, run: _Run) -> WebSocketClient | None:
         client = WebSocketClient(
             self.url,
-            token=self._token,
+            token=self._token or _env_token(),
             ping_interval=self.config.ping_interval,
             recv_timeout=self.config.recv_timeout,
             connect_timeout=self.config.connect_timeout,
@@ -434,13 +469,14 @@ class WebSocketFeed:
         run.handoff.put(_RECONNECTED)
         run.handoff.flush()
 
-    def _outage(self) -> Outage:
-        return Outage(
-            self.config.max_retries,
-            self.config.max_total_time,
-            self.config.backoff,
-            self.config.max_backoff,
-        )
+    def _outage(self, *, starting: bool = False) -> Outage:
+        """The retry budget of one outage; before the first connection, also bounded by
+        ``start_timeout``, so ``start()`` never waits forever on a host that is not there."""
+        limit = self.config.max_total_time
+        if starting:
+            start = self.config.start_timeout or runtime.WS_START_TIMEOUT_SECONDS
+            limit = start if limit is None else min(limit, start)
+        return Outage(self.config.max_retries, limit, self.config.backoff, self.config.max_backoff)
 
     def _wait(self, run: _Run, outage: Outage, error: FeedError) -> bool:
         """Back off before the next attempt; False when giving up or stopping."""
@@ -449,8 +485,10 @@ class WebSocketFeed:
             self._fail(
                 run,
                 FeedError(
-                    f"{self._where}: gave up after {outage.attempts - 1} reconnect attempts "
-                    f"in {outage.elapsed:.1f}s; last error: {error}"
+                    f"{self._where}: {'' if run.connected_once else 'could not connect: '}"
+                    f"gave up after {outage.attempts - 1} reconnect attempts "
+                    f"in {outage.elapsed:.1f}s (max_retries, max_total_time"
+                    f"{'' if run.connected_once else ', start_timeout'}); last error: {error}"
                 ),
             )
             return False

@@ -17,7 +17,7 @@ import json
 import logging
 import os
 import random
-import sys
+import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -439,15 +439,22 @@ class Gateway:
 
 
 def serve_forever(*, port: int = 0, token: str | None = None, interval: float = 1.0) -> int:
-    """``qmtl-connectors serve-gateway``: serve and tick BTC/USDT until interrupted."""
-    token = token or os.environ.get("QMTL_WS_TOKEN")
-    if not token:
-        print("error: give the clients' token with --token or QMTL_WS_TOKEN", file=sys.stderr)
-        return 2
+    """``qmtl-connectors serve-gateway``: serve and tick BTC/USDT until interrupted.
+
+    The clients' token is ``token``, else ``$QMTL_WS_TOKEN``, else a new random one,
+    printed so that a feed can be pointed at it.
+    """
+    generated = not (token or os.environ.get("QMTL_WS_TOKEN"))
+    token = token or os.environ.get("QMTL_WS_TOKEN") or secrets.token_urlsafe(16)
     price = Decimal(50000)
     stopped = threading.Event()
     with Gateway(token, port=port) as gateway:
         print(f"gateway listening on {gateway.url}", flush=True)
+        if generated:
+            print(
+                f"token (generated): {token}  - give it to the feed as QMTL_WS_TOKEN={token}",
+                flush=True,
+            )
         try:
             while not stopped.wait(interval if interval > 0 else None):
                 price += random.randint(-50, 50)

@@ -182,6 +182,64 @@ def test_start_gives_up_when_the_retry_budget_is_spent(closed_port_url: str) -> 
     run(scenario())
 
 
+def test_start_gives_up_by_default_within_the_start_timeout(
+    closed_port_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The seed's WebSocketFeed(url, ...) with no budget: start() must not wait forever.
+    monkeypatch.setattr(runtime, "WS_START_TIMEOUT_SECONDS", 0.3)
+    _, on_msg = collector()
+
+    async def scenario() -> float:
+        feed = WebSocketFeed(closed_port_url, on_message=on_msg)
+        began = time.monotonic()
+        with pytest.raises(FeedError, match=r"could not connect: gave up .*start_timeout"):
+            await feed.start()
+        assert feed.state == "failed"
+        by_option = WebSocketFeed(closed_port_url, on_message=on_msg, start_timeout=0.1)
+        with pytest.raises(FeedError, match="could not connect"):
+            await by_option.start()
+        return time.monotonic() - began
+
+    assert run(scenario()) < 5
+
+
+def test_a_connected_feed_keeps_reconnecting_past_the_start_timeout(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runtime, "WS_START_TIMEOUT_SECONDS", 0.05)
+    received, on_msg = collector()
+
+    async def scenario() -> None:
+        async with WebSocketFeed(gateway.url, on_message=on_msg, token=TOKEN) as feed:
+            gateway.wait_for_connections()
+            gateway.refuse_handshakes(503)
+            gateway.drop_connections()
+            began = time.monotonic()
+            await until(lambda: time.monotonic() - began > 0.3)
+            assert feed.state == "reconnecting"
+            gateway.accept_handshakes()
+            await reconnected(feed, gateway, 1)
+            gateway.push_price("BTC/USDT", 1)
+            await until(lambda: len(received) == 1)
+
+    run(scenario())
+
+
+def test_the_token_comes_from_qmtl_ws_token_when_none_is_given(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("QMTL_WS_TOKEN", TOKEN)
+    received, on_msg = collector()
+
+    async def scenario() -> None:
+        async with WebSocketFeed(gateway.url, on_message=on_msg):
+            gateway.wait_for_connections()
+            gateway.push_price("BTC/USDT", 1)
+            await until(lambda: len(received) == 1)
+
+    run(scenario())
+
+
 @pytest.mark.parametrize(("healthy_after", "survives"), [(0.0001, True), (60.0, False)])
 def test_the_retry_budget_resets_only_after_a_healthy_connection(
     gateway: Gateway, healthy_after: float, survives: bool

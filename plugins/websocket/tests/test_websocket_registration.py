@@ -15,7 +15,7 @@ import pytest
 
 import qmtl_core
 from qmtl_core.config import load_connectors
-from qmtl_core.errors import ConfigError, ConfigErrors
+from qmtl_core.errors import ConfigError, ConfigErrors, FeedError
 from qmtl_core.registry import default_registry
 from qmtl_core.testing import until
 from qmtl_plugin_websocket.client import WebSocketClient
@@ -156,10 +156,6 @@ def test_the_seed_flat_ws_url_key_builds_this_feed(gateway: Gateway) -> None:
 def test_serve_gateway_command_serves_ticks_until_interrupted() -> None:
     cli = str(Path(sys.executable).with_name("qmtl-connectors"))
     env = {k: v for k, v in os.environ.items() if k != "QMTL_WS_TOKEN"}
-    missing = subprocess.run(
-        [cli, "serve-gateway"], capture_output=True, text=True, timeout=60, env=env, check=False
-    )
-    assert missing.returncode == 2 and "--token" in missing.stderr
     with subprocess.Popen(
         [cli, "serve-gateway", "--token", TOKEN, "--interval", "0.05"],
         stdout=subprocess.PIPE,
@@ -176,3 +172,46 @@ def test_serve_gateway_command_serves_ticks_until_interrupted() -> None:
         finally:
             server.send_signal(signal.SIGINT)
         assert server.wait(timeout=10) == 0
+
+
+def test_serve_gateway_without_a_token_generates_one_and_prints_it() -> None:
+    # `serve-gateway --help` promises "else a new one": the printed token is the one it wants.
+    cli = str(Path(sys.executable).with_name("qmtl-connectors"))
+    env = {k: v for k, v in os.environ.items() if k != "QMTL_WS_TOKEN"}
+    with subprocess.Popen(
+        [cli, "serve-gateway", "--interval", "0.05"], stdout=subprocess.PIPE, text=True, env=env
+    ) as server:
+        try:
+            assert server.stdout is not None
+            url = server.stdout.readline().split()[-1]
+            token_line = server.stdout.readline()
+            assert token_line.startswith("token (generated): ")
+            token = token_line.split()[2]
+            with WebSocketClient(url, token=token) as client:
+                assert json.loads(client.receive())["event"] == "price"
+            with pytest.raises(FeedError, match="check the token"):
+                WebSocketClient(url, token="wrong").connect()
+        finally:
+            server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=10) == 0
+
+
+def test_the_flat_ws_token_key_gives_the_seed_form_its_token(gateway: Gateway) -> None:
+    connectors = load_connectors(
+        {
+            "execution_domain": "live",
+            "brokerage": {"name": "fake"},
+            "ws_url": gateway.url,
+            "ws_token": TOKEN,
+        }
+    )
+    assert TOKEN not in repr(connectors)
+    received, on_msg = collector()
+
+    async def scenario() -> None:
+        async with connectors.feed(on_message=on_msg):
+            gateway.wait_for_connections()
+            gateway.push_price("BTC/USDT", "1")
+            await until(lambda: len(received) == 1)
+
+    run(scenario())

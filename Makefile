@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := fake http websocket ccxt-spot ccxt-futures
+PLUGINS := fake http websocket ccxt-spot ccxt-futures ccxt-stream
 EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e plugins/$(p)) -e examples/third_party_plugin
 STAMP := $(VENV)/.installed
 

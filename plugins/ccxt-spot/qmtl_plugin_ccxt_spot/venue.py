@@ -165,10 +165,15 @@ def open_venue(
     *,
     defaults: Mapping[str, Any],
     demo_instead_of_sandbox: frozenset[str] = frozenset(),
+    library: Any = ccxt,
 ) -> Venue:
-    """Build the exchange from an id (or adopt a ready instance) and pick its environment."""
+    """Build the exchange from an id (or adopt a ready instance) and pick its environment.
+
+    ``library`` is the ccxt namespace an id is looked up in: ``ccxt`` (synchronous REST)
+    by default, ``ccxt.pro`` for the streaming feed (same settings, same routing).
+    """
     if isinstance(exchange, str):
-        instance = _construct(exchange, settings, defaults)
+        instance = _construct(exchange, settings, defaults, library)
     elif isinstance(exchange, ccxt.Exchange) and exchange.synchronous:
         if settings.ccxt_config or settings.options:
             given = sorted({*settings.ccxt_config, *(["options"] if settings.options else [])})
@@ -195,10 +200,13 @@ def open_venue(
     return Venue(instance, environment, scrub)
 
 
-def _construct(exchange_id: str, settings: VenueSettings, defaults: Mapping[str, Any]) -> Any:
-    if exchange_id not in ccxt.exchanges:
+def _construct(
+    exchange_id: str, settings: VenueSettings, defaults: Mapping[str, Any], library: Any
+) -> Any:
+    known: list[str] = list(library.exchanges)
+    if exchange_id not in known:
         raise ConfigError(
-            f"unknown ccxt exchange '{exchange_id}'{did_you_mean(exchange_id, ccxt.exchanges)}",
+            f"unknown {library.__name__} exchange '{exchange_id}'{did_you_mean(exchange_id, known)}",
             key="exchange",
         )
     config: dict[str, Any] = {
@@ -207,7 +215,7 @@ def _construct(exchange_id: str, settings: VenueSettings, defaults: Mapping[str,
     }
     config["enableRateLimit"] = settings.enable_rate_limit
     config["options"] = _merge(defaults, settings.options)
-    return getattr(ccxt, exchange_id)(config)
+    return getattr(library, exchange_id)(config)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,12 +20,18 @@ from typing import Any, Final
 
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.events import emit_feed_event
-from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
+from qmtl_core.feeds import (
+    ErrorHandler,
+    MessageHandler,
+    deliver,
+    require_async,
+    require_callable,
+)
+from qmtl_core.outage import Outage, was_healthy
 from qmtl_core.redaction import Secret
 from qmtl_plugin_websocket import validation
 from qmtl_plugin_websocket.client import WebSocketClient, display_url, parse_url
 from qmtl_plugin_websocket.handoff import Handoff
-from qmtl_plugin_websocket.outage import Outage, was_healthy
 
 log = logging.getLogger(__name__)
 
@@ -133,9 +139,9 @@ class WebSocketFeed:
         healthy_after: float | None = None,
         queue_size: int = DEFAULT_QUEUE_SIZE,
     ) -> None:
-        validation.require_async("on_message", on_message)
-        validation.require_async("on_reconnect", on_reconnect, optional=True)
-        validation.require_callable("on_error", on_error)
+        require_async("on_message", on_message)
+        require_async("on_reconnect", on_reconnect, optional=True)
+        require_callable("on_error", on_error)
         self.url = url
         self.on_message = on_message
         self.on_reconnect = on_reconnect

@@ -163,7 +163,7 @@ class BinanceStandIn:
     # --- WebSocket ---------------------------------------------------------------------
 
     async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse(autoping=True)
+        ws = web.WebSocketResponse(autoping=True, compress=False)  # as Binance: no deflate
         await ws.prepare(request)
         if request.transport is not None:
             self._sockets[ws] = request.transport

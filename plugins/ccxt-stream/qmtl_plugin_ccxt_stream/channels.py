@@ -60,6 +60,8 @@ class Stream:
         self.timeframe = timeframe
         self._last: Any = None  # the last cache entry delivered (identity)
         self._last_key: Any = None  # its nonce / bar time
+        #: Entries ccxt parsed from a frame without the numbers a message needs: skipped.
+        self.incomplete = 0
 
     def __repr__(self) -> str:
         suffix = f":{self.timeframe}" if self.timeframe else ""
@@ -107,10 +109,14 @@ class Stream:
             return
         self._last = new[0]
         for trade in reversed(new):
+            price, amount = decimal(trade.get("price")), decimal(trade.get("amount"))
+            if price is None or amount is None:
+                self.incomplete += 1
+                continue
             message = self._base("trade", trade.get("timestamp"))
             message["id"] = trade.get("id")
-            message["price"] = decimal(trade.get("price"))
-            message["amount"] = decimal(trade.get("amount"))
+            message["price"] = price
+            message["amount"] = amount
             message["side"] = trade.get("side")
             yield message
 

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 FEED_NAME = "ccxt"
 #: How long stop() waits for ccxt to close its connections; a backstop, not a pace.
 STOP_TIMEOUT_SECONDS = 0.5
+_PREVIEW = 80
 ReconnectHandler = Callable[[], Awaitable[None]]
 #: ccxt options: spot markets (as the spot brokerage), and full tickers (with bid and
 #: ask) where an exchange offers a lighter "mini" ticker by default (Binance).
@@ -56,6 +57,7 @@ class FeedStats:
     reconnects: int
     delivered: int
     handler_errors: int
+    dropped: int  # frames ccxt could not read (not JSON, not the venue's shape): not delivered
     resyncs: int  # order books rebuilt from a fresh snapshot after a sequence gap
     queued: int  # messages waiting for on_message now
     peak_queued: int  # the most that ever waited (never above queue_size, markers aside)
@@ -145,7 +147,7 @@ class CcxtStreamFeed:
         self.error: FeedError | None = None
         self._run: _Run | None = None
         self._connects = self._reconnects = self._delivered = 0
-        self._handler_errors = self._resyncs = 0
+        self._handler_errors = self._resyncs = self._dropped = 0
 
     def __repr__(self) -> str:
         channels = ",".join(f"{n}:{t}" if t else n for n, t in self.channels)
@@ -167,6 +169,7 @@ class CcxtStreamFeed:
             reconnects=self._reconnects,
             delivered=self._delivered,
             handler_errors=self._handler_errors,
+            dropped=self._dropped + sum(s.incomplete for s in self._streams),
             resyncs=self._resyncs,
             queued=run.outbox.held if run is not None else 0,
             peak_queued=run.outbox.peak if run is not None else 0,
@@ -187,15 +190,25 @@ class CcxtStreamFeed:
         loop = asyncio.get_running_loop()
         run = _Run(Outbox(self.queue_size), loop.create_future())
         self._run, self.error, self.state = run, None, "connecting"
+        run.tasks.append(loop.create_task(self._begin(run), name=f"{self._where} start"))
         try:
-            await self._load_markets()
-            for stream in self._streams:
-                run.tasks.append(loop.create_task(self._watch(run, stream), name=repr(stream)))
-            run.tasks.append(loop.create_task(self._consume(run), name=f"{self._where} consumer"))
             await run.started
         except BaseException:
             await self.stop()
             raise
+
+    async def _begin(self, run: _Run) -> None:
+        """Load the markets, then start the watchers and the consumer (a task: stop() ends it)."""
+        try:
+            await self._load_markets()
+        except Exception as exc:
+            if not run.started.done():
+                run.started.set_exception(exc)
+            return
+        loop = asyncio.get_running_loop()
+        for stream in self._streams:
+            run.tasks.append(loop.create_task(self._watch(run, stream), name=repr(stream)))
+        run.tasks.append(loop.create_task(self._consume(run), name=f"{self._where} consumer"))
 
     async def stop(self) -> None:
         """Stop watching and delivering and close ccxt's connections; prompt in every state."""
@@ -316,6 +329,7 @@ class CcxtStreamFeed:
             return await receive()
 
         client.receive = receive_when_there_is_room
+        client.handle_text_or_binary_message = self._contained(client)
         self._connects += 1
         self.state = "connected"
         url = self._venue.scrub(str(client.url))
@@ -331,6 +345,31 @@ class CcxtStreamFeed:
                 "reconnected", FEED_NAME, exchange=self._where, reconnects=self._reconnects
             )
             outbox.force(_RECONNECTED)
+
+    def _contained(self, client: Any) -> Callable[[Any], None]:
+        """ccxt's frame handler, except that a frame it cannot read is dropped and counted.
+
+        Unwrapped, ccxt lets the error escape its receive loop, which then stops reading:
+        the connection would stay open and silent forever.
+        """
+        handle = client.handle_text_or_binary_message
+
+        def handle_or_drop(data: Any) -> None:
+            try:
+                handle(data)
+            except Exception as exc:
+                self._dropped += 1
+                text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
+                emit_feed_event(
+                    "message_dropped",
+                    FEED_NAME,
+                    exchange=self._where,
+                    reason=self._venue.scrub(f"{type(exc).__name__}: {exc}"),
+                    preview=self._venue.scrub(text[:_PREVIEW]),
+                    size=len(data),
+                )
+
+        return handle_or_drop
 
     def _note_closed_bar(self, message: Any) -> None:
         """Binance-shaped klines say when a bar closed (``k.x``): deliver it at once."""

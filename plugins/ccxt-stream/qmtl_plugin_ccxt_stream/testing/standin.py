@@ -10,7 +10,7 @@ constructor setting); nothing leaves the machine.
 The server runs on its own thread and loop, so tests, docs and benchmarks on any loop
 can use it. Publishing methods are coroutines that return once the frame is written
 (a consumer that stops reading stalls the publisher: real TCP back-pressure).
-Faults: :meth:`drop` (cut every connection), :meth:`gap` (skip depth update ids),
+Faults: :meth:`drop` (cut every connection), :meth:`depth` with ``lost=True`` (a depth sequence gap),
 :meth:`silence` (stop answering, pings included), :meth:`send_raw` (malformed frames).
 """
 
@@ -218,8 +218,13 @@ class BinanceStandIn:
         )
         await self._publish(f"{_market_id(symbol).lower()}@trade", frame)
 
-    async def depth(self, symbol: str, bids: Levels = (), asks: Levels = ()) -> None:  # type: ignore[assignment]
-        """Apply a diff to the venue's book and publish it with the next update ids."""
+    async def depth(
+        self, symbol: str, bids: Levels = (), asks: Levels = (), *, lost: bool = False  # type: ignore[assignment]
+    ) -> None:
+        """Apply a diff to the venue's book and publish it with the next update ids.
+
+        ``lost`` is the depth-gap fault: the venue's book moves on, the frame never arrives.
+        """
         market_id = _market_id(symbol)
         book_bids, book_asks = self._books.setdefault(market_id, ({}, {}))
         first = self._update_ids[market_id] + 1
@@ -230,15 +235,13 @@ class BinanceStandIn:
                     book.pop(price, None)
                 else:
                     book[price] = amount
+        if lost:
+            return
         frame = dict(
             self.records["depthUpdate"], E=int(time.time() * 1000), s=market_id, U=first,
             u=first, b=[list(level) for level in bids], a=[list(level) for level in asks],
         )
         await self._publish(f"{market_id.lower()}@depth@100ms", frame)
-
-    def gap(self, symbol: str, skipped: int = 5) -> None:
-        """Fault: the next depth diff skips ``skipped`` update ids (a lost diff)."""
-        self._update_ids[_market_id(symbol)] += skipped
 
     async def kline(
         self, symbol: str, opened: int, ohlcv: tuple[str, str, str, str, str], *,

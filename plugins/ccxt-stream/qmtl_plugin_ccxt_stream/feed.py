@@ -244,15 +244,13 @@ class CcxtStreamFeed:
     # --- watching (one task per stream) ------------------------------------------------
 
     async def _watch(self, run: _Run, stream: Stream) -> None:
+        """Keep ``stream`` subscribed: wait on ccxt, collect, reconnect, resync, or fail."""
         outage: Outage | None = None
         connected_at = time.monotonic()
-        depth, put = self.order_book_depth, run.outbox.put
-        closed = self._closed_bars.setdefault((stream.symbol, stream.timeframe or ""), set())
         while True:
             try:
-                for message in stream.fresh(depth, closed):
-                    await put(message)
                 await stream.wait()
+                self._collect(run, (stream,))  # what no frame brought (a book snapshot)
                 if outage is not None and was_healthy(time.monotonic() - connected_at, None):
                     outage = None
             except ccxt.ChecksumError as exc:
@@ -295,12 +293,12 @@ class CcxtStreamFeed:
         if not run.started.done():
             run.started.set_exception(error)
         else:
-            run.outbox.force(_Failed(error))
+            run.outbox.put(_Failed(error))
 
     # --- ccxt hooks: connections and socket reads --------------------------------------
 
     def _hook(self, exchange: Any) -> None:
-        """Follow ccxt's connections (reconnects, back-pressure) and closed-bar flags."""
+        """Follow ccxt's connections (reconnects, back-pressure), frames and closed bars."""
         connected = exchange.on_connected
         handle_ohlcv = getattr(exchange, "handle_ohlcv", None)
 
@@ -344,7 +342,7 @@ class CcxtStreamFeed:
             emit_feed_event(
                 "reconnected", FEED_NAME, exchange=self._where, reconnects=self._reconnects
             )
-            outbox.force(_RECONNECTED)
+            outbox.put(_RECONNECTED)
 
     def _contained(self, client: Any) -> Callable[[Any], None]:
         """ccxt's frame handler, except that a frame it cannot read is dropped and counted.
@@ -358,18 +356,39 @@ class CcxtStreamFeed:
             try:
                 handle(data)
             except Exception as exc:
-                self._dropped += 1
-                text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
-                emit_feed_event(
-                    "message_dropped",
-                    FEED_NAME,
-                    exchange=self._where,
-                    reason=self._venue.scrub(f"{type(exc).__name__}: {exc}"),
-                    preview=self._venue.scrub(text[:_PREVIEW]),
-                    size=len(data),
-                )
+                self._drop(data, exc)
+            else:
+                run = self._run
+                if run is not None:
+                    self._collect(run, self._streams)
 
         return handle_or_drop
+
+    def _collect(self, run: _Run, streams: Sequence[Stream]) -> None:
+        """Move what ccxt just cached into the outbox, right after the frame that brought it.
+
+        Collecting per frame, rather than when a ``watch_*`` call returns, is what keeps
+        every message in order and on time: nothing waits for a later frame, and ccxt's
+        caches (which drop their oldest entries when full) never hold more than a frame.
+        """
+        depth, put = self.order_book_depth, run.outbox.put
+        for stream in streams:
+            closed = self._closed_bars.setdefault((stream.symbol, stream.timeframe or ""), set())
+            for message in stream.fresh(depth, closed):
+                put(message)
+
+    def _drop(self, data: Any, exc: Exception) -> None:
+        """Count and report a frame ccxt could not read."""
+        self._dropped += 1
+        text = data if isinstance(data, str) else bytes(data).decode("utf-8", "replace")
+        emit_feed_event(
+            "message_dropped",
+            FEED_NAME,
+            exchange=self._where,
+            reason=self._venue.scrub(f"{type(exc).__name__}: {exc}"),
+            preview=self._venue.scrub(text[:_PREVIEW]),
+            size=len(data),
+        )
 
     def _note_closed_bar(self, message: Any) -> None:
         """Binance-shaped klines say when a bar closed (``k.x``): deliver it at once."""

@@ -1,9 +1,9 @@
-"""The bounded, ordered hand-off from the stream watchers to ``on_message`` (one loop).
+"""The ordered hand-off from ccxt's frame handling to ``on_message`` (one event loop).
 
-Watchers ``put`` messages and wait while ``capacity`` are held; the feed also holds
-back ccxt's socket reads while it is full (:meth:`room`), so a slow consumer pushes
-back on the venue through TCP instead of growing memory. Markers (a reconnect, a
-failure) are never refused: they are few, and must keep their place in the order.
+Messages are put as ccxt handles each frame; the feed holds back ccxt's socket reads
+while ``capacity`` are held (:meth:`room`), so a slow consumer pushes back on the venue
+through TCP instead of growing memory. The bound is ``capacity`` plus what one socket
+read already buffered (ccxt handles a buffered batch of frames at once).
 """
 
 from __future__ import annotations
@@ -29,19 +29,13 @@ class Outbox(Generic[T]):
         return len(self._items)
 
     async def room(self) -> None:
-        """Return once fewer than ``capacity`` items are held."""
+        """Return once fewer than ``capacity`` items are held (socket reads wait here)."""
         while len(self._items) >= self.capacity:
             self._has_room.clear()
             await self._has_room.wait()
 
-    async def put(self, item: T) -> None:
-        """Append ``item`` once there is room."""
-        if len(self._items) >= self.capacity:
-            await self.room()
-        self.force(item)
-
-    def force(self, item: T) -> None:
-        """Append ``item`` even when full (markers only)."""
+    def put(self, item: T) -> None:
+        """Append ``item``; the reads that produced it were admitted by :meth:`room`."""
         self._items.append(item)
         self.peak = max(self.peak, len(self._items))
         self._has_items.set()

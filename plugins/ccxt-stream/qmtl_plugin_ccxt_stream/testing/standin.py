@@ -218,6 +218,27 @@ class BinanceStandIn:
         )
         await self._publish(f"{_market_id(symbol).lower()}@trade", frame)
 
+    async def trades(
+        self, symbol: str, count: int, *, first_id: int = 1, pause: float = 0.0
+    ) -> list[float]:
+        """Publish ``count`` trades with ids from ``first_id``, ``pause`` seconds apart, in
+        one go on the server (no per-trade hop between threads); returns each one's
+        ``time.perf_counter()`` once written (for latency measurements)."""
+        return await self._on_server(self._burst(symbol, count, first_id, pause))
+
+    async def _burst(self, symbol: str, count: int, first_id: int, pause: float) -> list[float]:
+        market_id, sent = _market_id(symbol), []
+        stream = f"{market_id.lower()}@trade"
+        for trade_id in range(first_id, first_id + count):
+            now = int(time.time() * 1000)
+            frame = dict(self.records["trade"], E=now, T=now, s=market_id, t=trade_id,
+                         p="30000.01", q="0.001", m=False)
+            await self._send(stream, json.dumps(frame))
+            sent.append(time.perf_counter())
+            if pause:
+                await asyncio.sleep(pause)
+        return sent
+
     async def depth(
         self, symbol: str, bids: Levels = (), asks: Levels = (), *, lost: bool = False  # type: ignore[assignment]
     ) -> None:

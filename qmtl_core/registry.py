@@ -31,6 +31,7 @@ BUILTIN_DISTRIBUTIONS: dict[tuple[str, str], str] = {
     ("brokerage", "ccxt"): "qmtl-plugin-ccxt-spot",
     ("brokerage", "ccxt-futures"): "qmtl-plugin-ccxt-futures",
     ("feed", "websocket"): "qmtl-plugin-websocket",
+    ("feed", "ccxt"): "qmtl-plugin-ccxt-stream",
 }
 BUILTIN_EXPORTS: dict[str, str] = {
     "FakeBrokerageClient": "qmtl-plugin-fake",
@@ -42,6 +43,7 @@ BUILTIN_EXPORTS: dict[str, str] = {
     "FuturesCcxtBrokerageClient": "qmtl-plugin-ccxt-futures",
     "WebSocketFeed": "qmtl-plugin-websocket",
     "WebSocketClient": "qmtl-plugin-websocket",
+    "CcxtStreamFeed": "qmtl-plugin-ccxt-stream",
 }
 
 

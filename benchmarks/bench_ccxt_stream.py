@@ -83,7 +83,9 @@ def checker(
 
 async def bare(venue: BinanceStandIn, first_id: int, count: int, seen: list[float]) -> None:
     options = dict(SPOT_DEFAULTS)  # the markets the feed loads: spot only
-    exchange = ccxt.pro.binance({"urls": venue.urls(), "enableRateLimit": False, "options": options})
+    exchange = ccxt.pro.binance(
+        {"urls": venue.urls(), "enableRateLimit": False, "options": options}
+    )
     see, done = checker(first_id, count, seen, lossy=BARE)
 
     async def loop() -> None:
@@ -121,7 +123,10 @@ PAUSE = 0.0
 
 
 async def publish_and_wait(
-    venue: BinanceStandIn, first_id: int, count: int, done: asyncio.Event,
+    venue: BinanceStandIn,
+    first_id: int,
+    count: int,
+    done: asyncio.Event,
     task: asyncio.Task[None] | None,
 ) -> None:
     SENT[:] = await venue.trades(SYMBOL, count, first_id=first_id, pause=PAUSE)
@@ -140,7 +145,9 @@ async def publish_and_wait(
             await asyncio.gather(task, return_exceptions=True)
 
 
-async def measure(consumer: Consumer, venue: BinanceStandIn, first_id: int, count: int) -> list[float]:
+async def measure(
+    consumer: Consumer, venue: BinanceStandIn, first_id: int, count: int
+) -> list[float]:
     seen: list[float] = []
     started = time.perf_counter()
     await consumer(venue, first_id, count, seen)
@@ -173,10 +180,13 @@ def main() -> int:
             seen = asyncio.run(measure(consumer, venue, first_id, LATENCY_MESSAGES))
             first_id += LATENCY_MESSAGES
             latency[name] = [
-                (got - sent) * 1e6 for got, sent in zip(seen[1:], SENT) if got == got
+                (got - sent) * 1e6 for got, sent in zip(seen[1:], SENT, strict=True) if got == got
             ]
     reference = rates[BARE]
-    print(f"{args.messages} trades per run, best of {args.repeat}; latency over {LATENCY_MESSAGES} trades 1 ms apart")
+    print(
+        f"{args.messages} trades per run, best of {args.repeat}; "
+        f"latency over {LATENCY_MESSAGES} trades 1 ms apart"
+    )
     for name, rate in rates.items():
         lat = sorted(latency[name])
         p99 = lat[int(len(lat) * 0.99) - 1]

@@ -206,7 +206,8 @@ def _construct(
     known: list[str] = list(library.exchanges)
     if exchange_id not in known:
         raise ConfigError(
-            f"unknown {library.__name__} exchange '{exchange_id}'{did_you_mean(exchange_id, known)}",
+            f"unknown {library.__name__} exchange "
+            f"'{exchange_id}'{did_you_mean(exchange_id, known)}",
             key="exchange",
         )
     config: dict[str, Any] = {

@@ -149,7 +149,9 @@ class Stream:
             self._last_key = opened
             message = self._base("ohlcv", opened)
             message["timeframe"] = self.timeframe
-            for name, value in zip(("open", "high", "low", "close", "volume"), bar[1:6]):
+            for name, value in zip(
+                ("open", "high", "low", "close", "volume"), bar[1:6], strict=True
+            ):
                 message[name] = decimal(value)
             yield message
 

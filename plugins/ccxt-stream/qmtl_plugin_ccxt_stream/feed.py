@@ -124,7 +124,9 @@ class CcxtStreamFeed:
         self.channels = [parse_channel(c) for c in _list("channels", channels)]
         self.order_book_depth = whole_number("order_book_depth", order_book_depth, 1)
         self.queue_size = whole_number("queue_size", queue_size or DEFAULT_QUEUE_SIZE, 1)
-        self._max_retries = None if max_retries is None else whole_number("max_retries", max_retries, 0)
+        self._max_retries = (
+            None if max_retries is None else whole_number("max_retries", max_retries, 0)
+        )
         self._backoff = _seconds("backoff", backoff)
         self._max_backoff = _seconds("max_backoff", max_backoff)
         keepalive = _seconds("keepalive", keepalive)
@@ -264,24 +266,34 @@ class CcxtStreamFeed:
                     outage = self._outage()
                     self.state = "reconnecting"
                     emit_feed_event(
-                        "disconnected", FEED_NAME, exchange=self._where, stream=repr(stream),
+                        "disconnected",
+                        FEED_NAME,
+                        exchange=self._where,
+                        stream=repr(stream),
                         reason=reason,
                     )
                 delay = outage.next_delay()
                 if delay is None:
-                    self._fail(run, FeedError(
-                        f"{self._where}: {stream}: gave up after {outage.attempts - 1} "
-                        f"reconnect attempts in {outage.elapsed:.1f}s; last error: {reason}"
-                    ))
+                    self._fail(
+                        run,
+                        FeedError(
+                            f"{self._where}: {stream}: gave up after {outage.attempts - 1} "
+                            f"reconnect attempts in {outage.elapsed:.1f}s; last error: {reason}"
+                        ),
+                    )
                     return
                 log.warning("%s: %s: %s; reconnecting in %.2fs", self._where, stream, reason, delay)
                 await asyncio.sleep(delay)
                 connected_at = time.monotonic()
             except ccxt.AuthenticationError as exc:
-                self._fail(run, FeedAuthenticationError(f"{self._where}: {self._venue.scrub(str(exc))}"))
+                self._fail(
+                    run, FeedAuthenticationError(f"{self._where}: {self._venue.scrub(str(exc))}")
+                )
                 return
             except ccxt.BaseError as exc:
-                self._fail(run, FeedError(f"{self._where}: {stream}: {self._venue.scrub(str(exc))}"))
+                self._fail(
+                    run, FeedError(f"{self._where}: {stream}: {self._venue.scrub(str(exc))}")
+                )
                 return
 
     def _outage(self) -> Outage:
@@ -300,13 +312,14 @@ class CcxtStreamFeed:
     def _hook(self, exchange: Any) -> None:
         """Follow ccxt's connections (reconnects, back-pressure), frames and closed bars."""
         connected = exchange.on_connected
-        handle_ohlcv = getattr(exchange, "handle_ohlcv", None)
+        handle_ohlcv: Callable[[Any, Any], Any] | None = getattr(exchange, "handle_ohlcv", None)
 
         def on_connected(client: Any, message: Any = None) -> Any:
             self._connected(client)
             return connected(client, message)
 
         def on_ohlcv(client: Any, message: Any) -> Any:
+            assert handle_ohlcv is not None
             result = handle_ohlcv(client, message)
             self._note_closed_bar(message)
             return result
@@ -455,7 +468,9 @@ class CcxtStreamFeed:
                 delay = outage.next_delay()
                 if delay is None:
                     raise FeedError(f"{self._where}: could not load markets: {reason}") from None
-                log.warning("%s: loading markets: %s; retrying in %.2fs", self._where, reason, delay)
+                log.warning(
+                    "%s: loading markets: %s; retrying in %.2fs", self._where, reason, delay
+                )
                 await asyncio.sleep(delay)
             except ccxt.BaseError as exc:
                 raise FeedError(
@@ -464,9 +479,7 @@ class CcxtStreamFeed:
         markets = self._venue.exchange.markets
         for symbol in self.symbols:
             if symbol not in markets:
-                raise ConfigError(
-                    f"{self._venue.id} has no market '{symbol}'", key="symbols"
-                )
+                raise ConfigError(f"{self._venue.id} has no market '{symbol}'", key="symbols")
 
     def _require_channels(self, exchange: Any) -> None:
         has = exchange.has

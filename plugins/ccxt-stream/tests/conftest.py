@@ -18,7 +18,7 @@ T = TypeVar("T")
 Messages = list[dict[str, Any]]
 SYMBOL = "BTC/USDT"
 API_KEY = "stream-test-key-9f31c0a7"
-SECRET = "stream-test-secret-4be2d816"  # noqa: S105 - opens nothing
+SECRET = "stream-test-secret-4be2d816"
 
 
 def run(scenario: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:

@@ -186,8 +186,14 @@ def test_registered_as_the_ccxt_feed(venue: BinanceStandIn) -> None:
 
     async def scenario() -> None:
         feed = registry.create(
-            "feed", "ccxt", on_message=on_message, exchange="binance", symbols=[SYMBOL],
-            channels=["trades"], urls=venue.urls(), enableRateLimit=False,
+            "feed",
+            "ccxt",
+            on_message=on_message,
+            exchange="binance",
+            symbols=[SYMBOL],
+            channels=["trades"],
+            urls=venue.urls(),
+            enableRateLimit=False,
         )
         async with feed:
             await subscribed(venue, TRADES)

@@ -104,7 +104,11 @@ def test_only_closed_bars_are_delivered_without_waiting_for_the_next(venue: Bina
     bar = received[0]
     assert set(bar) == BASE_KEYS | {"timeframe", "open", "high", "low", "close", "volume"}
     assert (bar["timestamp"], bar["timeframe"], bar["high"], bar["close"], bar["volume"]) == (
-        minute, "1m", Decimal(102), Decimal("101.5"), Decimal(4)
+        minute,
+        "1m",
+        Decimal(102),
+        Decimal("101.5"),
+        Decimal(4),
     )
     assert received[1]["timestamp"] == minute + 60_000
 
@@ -122,7 +126,9 @@ def test_ticker_has_bid_ask_last(venue: BinanceStandIn) -> None:
     ticker = received[0]
     assert set(ticker) == BASE_KEYS | {"bid", "ask", "last"}
     assert (ticker["bid"], ticker["ask"], ticker["last"]) == (
-        Decimal("29999.99"), Decimal("30000.01"), Decimal(30000)
+        Decimal("29999.99"),
+        Decimal("30000.01"),
+        Decimal(30000),
     )
 
 

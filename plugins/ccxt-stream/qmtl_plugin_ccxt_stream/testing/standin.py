@@ -10,8 +10,8 @@ constructor setting); nothing leaves the machine.
 The server runs on its own thread and loop, so tests, docs and benchmarks on any loop
 can use it. Publishing methods are coroutines that return once the frame is written
 (a consumer that stops reading stalls the publisher: real TCP back-pressure).
-Faults: :meth:`drop` (cut every connection), :meth:`depth` with ``lost=True`` (a depth sequence gap),
-:meth:`silence` (stop answering, pings included), :meth:`send_raw` (malformed frames).
+Faults: :meth:`drop` (cut every connection), :meth:`depth` with ``lost=True`` (a depth
+sequence gap),:meth:`silence` (stop answering, pings included), :meth:`send_raw` (malformed frames).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Mapping, Sequence
 from decimal import Decimal
 from importlib import resources
 from typing import Any, TypeVar
@@ -33,7 +33,7 @@ from aiohttp import WSMsgType, web
 from qmtl_plugin_ccxt_spot.recorded import load_recording
 
 T = TypeVar("T")
-Levels = list[tuple[str, str]]
+Levels = Sequence[tuple[str, str]]
 
 
 def load_records() -> dict[str, Any]:
@@ -204,8 +204,14 @@ class BinanceStandIn:
         return asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, self._loop))
 
     async def trade(
-        self, symbol: str, price: str, amount: str, *, trade_id: int | None = None,
-        buyer_is_maker: bool = False, **extra: Any,
+        self,
+        symbol: str,
+        price: str,
+        amount: str,
+        *,
+        trade_id: int | None = None,
+        buyer_is_maker: bool = False,
+        **extra: Any,
     ) -> None:
         """Publish one ``<symbol>@trade`` event (``extra`` fields are added to the frame)."""
         if trade_id is None:
@@ -213,8 +219,15 @@ class BinanceStandIn:
             trade_id = self._trade_ids
         now = int(time.time() * 1000)
         frame = dict(
-            self.records["trade"], E=now, T=now, s=_market_id(symbol), t=trade_id, p=price,
-            q=amount, m=buyer_is_maker, **extra,
+            self.records["trade"],
+            E=now,
+            T=now,
+            s=_market_id(symbol),
+            t=trade_id,
+            p=price,
+            q=amount,
+            m=buyer_is_maker,
+            **extra,
         )
         await self._publish(f"{_market_id(symbol).lower()}@trade", frame)
 
@@ -231,8 +244,16 @@ class BinanceStandIn:
         stream = f"{market_id.lower()}@trade"
         for trade_id in range(first_id, first_id + count):
             now = int(time.time() * 1000)
-            frame = dict(self.records["trade"], E=now, T=now, s=market_id, t=trade_id,
-                         p="30000.01", q="0.001", m=False)
+            frame = dict(
+                self.records["trade"],
+                E=now,
+                T=now,
+                s=market_id,
+                t=trade_id,
+                p="30000.01",
+                q="0.001",
+                m=False,
+            )
             await self._send(stream, json.dumps(frame))
             sent.append(time.perf_counter())
             if pause:
@@ -240,7 +261,12 @@ class BinanceStandIn:
         return sent
 
     async def depth(
-        self, symbol: str, bids: Levels = (), asks: Levels = (), *, lost: bool = False  # type: ignore[assignment]
+        self,
+        symbol: str,
+        bids: Levels = (),
+        asks: Levels = (),
+        *,
+        lost: bool = False,
     ) -> None:
         """Apply a diff to the venue's book and publish it with the next update ids.
 
@@ -259,21 +285,42 @@ class BinanceStandIn:
         if lost:
             return
         frame = dict(
-            self.records["depthUpdate"], E=int(time.time() * 1000), s=market_id, U=first,
-            u=first, b=[list(level) for level in bids], a=[list(level) for level in asks],
+            self.records["depthUpdate"],
+            E=int(time.time() * 1000),
+            s=market_id,
+            U=first,
+            u=first,
+            b=[list(level) for level in bids],
+            a=[list(level) for level in asks],
         )
         await self._publish(f"{market_id.lower()}@depth@100ms", frame)
 
     async def kline(
-        self, symbol: str, opened: int, ohlcv: tuple[str, str, str, str, str], *,
-        interval: str = "1m", closed: bool = False,
+        self,
+        symbol: str,
+        opened: int,
+        ohlcv: tuple[str, str, str, str, str],
+        *,
+        interval: str = "1m",
+        closed: bool = False,
     ) -> None:
         """Publish a ``<symbol>@kline_<interval>`` event for the bar opened at ``opened`` (ms)."""
         record = self.records["kline"]
         market_id = _market_id(symbol)
         o, h, low, c, v = ohlcv
-        k = dict(record["k"], t=opened, T=opened + 59_999, s=market_id, i=interval, o=o, h=h,
-                 l=low, c=c, v=v, x=closed)
+        k = dict(
+            record["k"],
+            t=opened,
+            T=opened + 59_999,
+            s=market_id,
+            i=interval,
+            o=o,
+            h=h,
+            l=low,
+            c=c,
+            v=v,
+            x=closed,
+        )
         frame = dict(record, E=int(time.time() * 1000), s=market_id, k=k)
         await self._publish(f"{market_id.lower()}@kline_{interval}", frame)
 
@@ -281,8 +328,16 @@ class BinanceStandIn:
         """Publish a ``<symbol>@ticker`` (24h rolling) event."""
         market_id = _market_id(symbol)
         now = int(time.time() * 1000)
-        frame = dict(self.records["24hrTicker"], E=now, O=now - 86_400_000, C=now,
-                     s=market_id, b=bid, a=ask, c=last)
+        frame = dict(
+            self.records["24hrTicker"],
+            E=now,
+            O=now - 86_400_000,
+            C=now,
+            s=market_id,
+            b=bid,
+            a=ask,
+            c=last,
+        )
         await self._publish(f"{market_id.lower()}@ticker", frame)
 
     async def send_raw(self, stream: str, text: str) -> None:
@@ -307,10 +362,12 @@ class BinanceStandIn:
 
     async def _drop(self) -> None:
         for transport in list(self._sockets.values()):
-            transport.abort()  # as a network failure does: no closing handshake
+            if isinstance(transport, asyncio.WriteTransport):
+                transport.abort()  # as a network failure does: no closing handshake
 
     def silence(self, silent: bool = True) -> None:
         """Fault: stop answering on open connections (frames, pings and subscriptions)."""
+
         def apply() -> None:
             self._silent = silent
             for transport in self._sockets.values():
@@ -323,5 +380,3 @@ class BinanceStandIn:
 def _side(levels: dict[str, str], *, reverse: bool) -> list[list[str]]:
     ordered = sorted(levels.items(), key=lambda level: Decimal(level[0]), reverse=reverse)
     return [[price, amount] for price, amount in ordered]
-
-

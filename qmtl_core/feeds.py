@@ -72,3 +72,29 @@ async def deliver(
             except Exception:
                 log.exception("on_error failed")
         return False
+
+
+async def report_failure(on_error: ErrorHandler | None, error: BaseException, where: str) -> None:
+    """Tell ``on_error`` about a feed-level failure (called as ``on_error(error, {})``)."""
+    if on_error is None:
+        return
+    try:
+        outcome = on_error(error, {})
+        if outcome is not None:
+            await outcome
+    except Exception:
+        log.exception("%s: on_error failed", where)
+
+
+async def notify_reconnect(
+    on_reconnect: Callable[[], Awaitable[None]] | None, on_error: ErrorHandler | None, where: str
+) -> None:
+    """Await ``on_reconnect`` (before the new connection's first message); its failure
+    is logged and goes to ``on_error``, and delivery carries on."""
+    if on_reconnect is None:
+        return
+    try:
+        await on_reconnect()
+    except Exception as exc:
+        log.exception("%s: on_reconnect failed", where)
+        await report_failure(on_error, exc, where)

@@ -24,7 +24,15 @@ import ccxt.pro
 
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
 from qmtl_core.events import emit_feed_event
-from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver, require_async, require_callable
+from qmtl_core.feeds import (
+    ErrorHandler,
+    MessageHandler,
+    deliver,
+    notify_reconnect,
+    report_failure,
+    require_async,
+    require_callable,
+)
 from qmtl_core.options import number, whole_number
 from qmtl_core.outage import Outage, was_healthy
 from qmtl_plugin_ccxt_spot.venue import SPOT_DEFAULTS, Venue, open_venue, parse_settings
@@ -427,29 +435,10 @@ class CcxtStreamFeed:
                 else:
                     self._handler_errors += 1
             elif isinstance(item, _Reconnected):
-                await self._reconnected()
+                await notify_reconnect(self.on_reconnect, self.on_error, self._where)
             else:
-                await self._report(item.error)
+                await report_failure(self.on_error, item.error, self._where)
                 return
-
-    async def _reconnected(self) -> None:
-        if self.on_reconnect is None:
-            return
-        try:
-            await self.on_reconnect()
-        except Exception as exc:
-            log.exception("%s: on_reconnect failed", self._where)
-            await self._report(exc)
-
-    async def _report(self, error: BaseException) -> None:
-        if self.on_error is None:
-            return
-        try:
-            outcome = self.on_error(error, {})
-            if outcome is not None:
-                await outcome
-        except Exception:
-            log.exception("%s: on_error failed", self._where)
 
     # --- helpers ---------------------------------------------------------------------
 

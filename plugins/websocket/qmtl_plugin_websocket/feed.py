@@ -24,6 +24,8 @@ from qmtl_core.feeds import (
     ErrorHandler,
     MessageHandler,
     deliver,
+    notify_reconnect,
+    report_failure,
     require_async,
     require_callable,
 )
@@ -265,33 +267,13 @@ class WebSocketFeed:
                         else:
                             self._handler_errors += 1
                     elif isinstance(item, _Reconnected):
-                        await self._reconnected()
+                        await notify_reconnect(self.on_reconnect, self.on_error, self._where)
                     else:
-                        await self._report(item.error)
+                        await report_failure(self.on_error, item.error, self._where)
                         return
             finally:
                 handoff.done(len(batch))
             await asyncio.sleep(0)  # let the loop's other tasks run between batches
-
-    async def _reconnected(self) -> None:
-        if self.on_reconnect is None:
-            return
-        try:
-            await self.on_reconnect()
-        except Exception as exc:
-            log.exception("%s: on_reconnect failed", self._where)
-            await self._report(exc)
-
-    async def _report(self, error: BaseException) -> None:
-        """Tell ``on_error`` about a feed-level failure (never about a message)."""
-        if self.on_error is None:
-            return
-        try:
-            outcome = self.on_error(error, {})
-            if outcome is not None:
-                await outcome
-        except Exception:
-            log.exception("%s: on_error failed", self._where)
 
     # --- reading (reader thread) ------------------------------------------------------
 

@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := fake http websocket ccxt-common ccxt-spot ccxt-futures
+PLUGINS := fake http websocket ccxt-common ccxt-spot ccxt-futures ccxt-stream
 EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[testing]') -e examples/third_party_plugin
 STAMP := $(VENV)/.installed
 
@@ -34,7 +34,7 @@ test: lint typecheck unit
 
 # docs/configuration.md: the reference of this repository's own plugins (not of whatever
 # else is installed, such as the example third-party plugin).
-PLUGIN_NAMES := fake,http,websocket,ccxt-spot,ccxt-futures
+PLUGIN_NAMES := fake,http,websocket,ccxt-spot,ccxt-futures,ccxt-stream
 docs: install
 	QMTL_LOAD_PLUGINS=$(PLUGIN_NAMES) $(BIN)/qmtl-connectors config-reference > docs/configuration.md
 

@@ -12,7 +12,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -85,6 +85,20 @@ class SupportsLinkedOco(BrokerageClient, Protocol):
     """A client whose venue (or engine) links two legs itself: NATIVE or EMULATED OCO."""
 
     def place_oco(self, first: Order, second: Order) -> tuple[OrderAck, OrderAck]: ...
+
+
+@runtime_checkable
+class PushesOrderUpdates(Protocol):
+    """A client that may follow the venue's pushed order updates (e.g. ccxt ``stream_orders``).
+
+    ``OCOOrder`` waits on it instead of sleeping a poll interval, so a sibling is
+    canceled as soon as a fill is pushed.
+    """
+
+    def wait_for_order_update(self, orders: Sequence[OrderAck], timeout: float) -> bool:
+        """Block until news of one of ``orders`` was pushed or ``timeout`` passed (True),
+        or return False at once when no update stream is current (the caller sleeps)."""
+        ...
 
 
 #: Statuses with which a venue says "too many requests": 429, and Binance's 418 ban.

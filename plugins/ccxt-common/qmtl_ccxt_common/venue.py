@@ -12,16 +12,18 @@ import copy
 import logging
 import threading
 from collections.abc import Callable, Mapping
+from types import ModuleType
 from typing import Any, Literal, TypeVar
 
 import ccxt
 
-from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.config import CcxtVenueConfig
 from qmtl_ccxt_common.errors import translate
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
 from qmtl_core import runtime
 from qmtl_core.errors import BrokerageError, ConfigError, RateLimited
+from qmtl_core.options import did_you_mean
 from qmtl_core.redaction import Secret, reveal
 
 T = TypeVar("T")
@@ -95,12 +97,20 @@ class Venue:
             log.info("%s: clock re-synced, local clock ahead by %s ms", self.id, offset)
 
 
-def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Venue:
+def open_venue(
+    config: CcxtVenueConfig, product: Product, instance: Any = None, *, library: ModuleType = ccxt
+) -> Venue:
     """Build the exchange ``config`` names (or adopt a ready ``instance``) for ``product``,
-    and pick its environment."""
+    and pick its environment.
+
+    ``library`` is the ccxt namespace the exchange comes from: ``ccxt`` (synchronous
+    REST, the brokerages) or an asynchronous one such as ``ccxt.pro`` (WebSocket
+    streams); credentials, environment routing and scrubbing are the same for both.
+    """
+    synchronous = library is ccxt
     if instance is None:
-        instance = _construct(config, product.defaults)
-    elif isinstance(instance, ccxt.Exchange) and instance.synchronous:
+        instance = _construct(config, product.defaults, library)
+    elif isinstance(instance, ccxt.Exchange) and instance.synchronous == synchronous:
         settings = config.ccxt_settings()
         if settings or config.options:
             given = sorted({*settings, *(["options"] if config.options else [])})
@@ -110,8 +120,9 @@ def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Ve
                 key=given[0],
             )
     else:
+        kind = "synchronous ccxt" if synchronous else f"asynchronous {library.__name__}"
         raise ConfigError(
-            f"expected a ccxt exchange id or a synchronous ccxt exchange, got {instance!r}",
+            f"expected a ccxt exchange id or a {kind} exchange, got {instance!r}",
             key="exchange",
         )
     environment = _select_environment(
@@ -126,15 +137,23 @@ def open_venue(config: CcxtConfig, product: Product, instance: Any = None) -> Ve
     return Venue(instance, environment, scrub)
 
 
-def _construct(config: CcxtConfig, defaults: Mapping[str, Any]) -> Any:
-    """The ccxt exchange (``config`` was checked: the id exists); secrets revealed only here."""
+def _construct(config: CcxtVenueConfig, defaults: Mapping[str, Any], library: ModuleType) -> Any:
+    """The exchange from ``library`` (``config`` was checked: ccxt knows the id); secrets
+    revealed only here. ``library`` may offer fewer exchanges (ccxt.pro streams)."""
+    known: list[str] = list(library.exchanges)
+    if config.exchange not in known:
+        raise ConfigError(
+            f"{library.__name__} {ccxt.__version__} has no exchange '{config.exchange}'"
+            f"{did_you_mean(config.exchange, known)}",
+            key="exchange",
+        )
     settings: dict[str, Any] = {
         key: reveal(value) if isinstance(value, Secret) else value
         for key, value in config.ccxt_settings().items()
     }
     settings["enableRateLimit"] = config.enableRateLimit
     settings["options"] = _merge(defaults, config.options)
-    return getattr(ccxt, config.exchange)(settings)
+    return getattr(library, config.exchange)(settings)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-PLUGINS := fake http websocket ccxt-common ccxt-spot ccxt-futures
+PLUGINS := fake http websocket ccxt-common ccxt-spot ccxt-futures ccxt-stream
 EDITABLES := -e '.[dev]' $(foreach p,$(PLUGINS),-e 'plugins/$(p)[testing]') -e examples/third_party_plugin
 STAMP := $(VENV)/.installed
 
@@ -36,7 +36,7 @@ test: lint typecheck unit
 # else is installed, such as the example third-party plugin). Then the documentation
 # site (mkdocs, Material theme, API reference from the docstrings) into site/, --strict:
 # a broken link or a docstring mkdocstrings cannot read fails the build. Offline.
-PLUGIN_NAMES := fake,http,websocket,ccxt-spot,ccxt-futures
+PLUGIN_NAMES := fake,http,websocket,ccxt-spot,ccxt-futures,ccxt-stream
 docs: install
 	QMTL_LOAD_PLUGINS=$(PLUGIN_NAMES) $(BIN)/qmtl-connectors config-reference > docs/configuration.md
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet

@@ -14,7 +14,7 @@ import threading
 import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import partial
@@ -125,6 +125,21 @@ VENUE_CALLS: Mapping[str, str] = {
     "fetch": "_fetch",
     "cancel": "_cancel",
 }
+
+
+@runtime_checkable
+class PushesOrderUpdates(Protocol):
+    """A client that may follow the venue's pushed order updates (e.g. ccxt ``stream_orders``).
+
+    ``OCOOrder`` waits on it instead of sleeping a poll interval, so a sibling is
+    canceled as soon as a fill is pushed.
+    """
+
+    def wait_for_order_update(self, orders: Sequence[OrderAck], timeout: float) -> bool:
+        """Block until news of one of ``orders`` was pushed or ``timeout`` passed (True),
+        or return False at once when no update stream is current (the caller sleeps)."""
+        ...
+
 
 #: Statuses with which a venue says "too many requests": 429, and Binance's 418 ban.
 RATE_LIMIT_STATUSES = frozenset({418, 429})

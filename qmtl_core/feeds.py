@@ -7,14 +7,40 @@ must not tear the stream down.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol, runtime_checkable
+
+from qmtl_core.errors import ConfigError
 
 MessageHandler = Callable[[dict[str, Any]], Awaitable[None]]
 ErrorHandler = Callable[[BaseException, dict[str, Any]], Awaitable[None] | None]
 
 log = logging.getLogger(__name__)
+
+
+def is_async_callable(fn: object) -> bool:
+    """True for an ``async def`` function or an object with ``async def __call__``."""
+    return inspect.iscoroutinefunction(fn) or inspect.iscoroutinefunction(
+        getattr(fn, "__call__", None)  # noqa: B004 - an object with ``async def __call__``
+    )
+
+
+def require_async(name: str, fn: object, *, optional: bool = False) -> None:
+    """A feed callback must be a coroutine function: a ConfigError naming it otherwise."""
+    if fn is None and optional:
+        return
+    if not is_async_callable(fn):
+        raise ConfigError(
+            f"must be an async function (async def {name}(...)), got {fn!r}", key=name
+        )
+
+
+def require_callable(name: str, fn: object) -> None:
+    """``fn`` is None or callable: a ConfigError naming ``name`` otherwise."""
+    if fn is not None and not callable(fn):
+        raise ConfigError(f"must be callable, got {fn!r}", key=name)
 
 
 @runtime_checkable
@@ -57,3 +83,29 @@ async def deliver(
             except Exception:
                 log.exception("on_error failed")
         return False
+
+
+async def report_failure(on_error: ErrorHandler | None, error: BaseException, where: str) -> None:
+    """Tell ``on_error`` about a feed-level failure (called as ``on_error(error, {})``)."""
+    if on_error is None:
+        return
+    try:
+        outcome = on_error(error, {})
+        if outcome is not None:
+            await outcome
+    except Exception:
+        log.exception("%s: on_error failed", where)
+
+
+async def notify_reconnect(
+    on_reconnect: Callable[[], Awaitable[None]] | None, on_error: ErrorHandler | None, where: str
+) -> None:
+    """Await ``on_reconnect`` (before the new connection's first message); its failure
+    is logged and goes to ``on_error``, and delivery carries on."""
+    if on_reconnect is None:
+        return
+    try:
+        await on_reconnect()
+    except Exception as exc:
+        log.exception("%s: on_reconnect failed", where)
+        await report_failure(on_error, exc, where)

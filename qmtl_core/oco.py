@@ -3,8 +3,10 @@
 Where the connector links legs itself (``native`` or ``emulated``), OCOOrder hands both
 legs over in one call. Otherwise (``manual``) it places both legs and a watcher (a
 thread, or a task with ``execute_async``/``wait_async`` on an event loop) polls them,
-canceling the sibling as soon as one leg reports any fill. Polling leaves a window in
-which both legs can fill; ``result.both_filled`` reports it loudly.
+canceling the sibling as soon as one leg reports any fill. A client that follows pushed
+order updates (:class:`PushesOrderUpdates`) wakes the thread watcher as soon as one
+arrives instead of after a poll interval. Polling leaves a window in which both legs can
+fill; ``result.both_filled`` reports it loudly.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from qmtl_core.aio import AsyncBrokerage, perform_with
-from qmtl_core.brokerage import BrokerageClient, OcoSupport, OrderInput, SupportsLinkedOco
+from qmtl_core.brokerage import (
+    BrokerageClient,
+    OcoSupport,
+    OrderInput,
+    PushesOrderUpdates,
+    SupportsLinkedOco,
+)
 from qmtl_core.errors import BrokerageError, OrderNotCancelable, TransientError
 from qmtl_core.orders import Order, OrderAck, OrderStatus, validate_order
 from qmtl_core.steps import Call, Plan, call, run, run_async
@@ -230,7 +238,15 @@ class OCOOrder:
                 self.error = exc
                 self._done.set()
                 return
-            self._stop.wait(self.poll_interval)
+            self._pause()
+
+    def _pause(self) -> None:
+        """Until the next check: a pushed update of a leg, else one poll interval."""
+        client, legs = self.client, self.legs
+        if isinstance(client, PushesOrderUpdates) and legs is not None:
+            if client.wait_for_order_update(legs, self.poll_interval):
+                return
+        self._stop.wait(self.poll_interval)
 
     def wait(self, timeout: float) -> OcoResult:
         """Block until one leg filled and the other is canceled (or both ended)."""

@@ -17,6 +17,8 @@ from __future__ import annotations
 from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+import ccxt.async_support
+
 from qmtl_ccxt_common.metering import AsyncVenueMeter
 from qmtl_ccxt_common.venue import AsyncVenue, open_venue
 from qmtl_core.aio import ExecutorVenue
@@ -41,7 +43,7 @@ class AsyncCcxtVenue:
         if client.adopted:
             self.fallback = ExecutorVenue(client, executor)
             return
-        venue = open_venue(client.config, client.product, asynchronous=True)
+        venue = open_venue(client.config, client.product, library=ccxt.async_support)
         assert isinstance(venue, AsyncVenue)
         self.venue = venue
         venue.on_rate_limited_async = self._rate_limited

@@ -9,9 +9,9 @@ config; a ccxt-based plugin of another kind reuses ``open_venue`` and ``CcxtConf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
-from typing import Any, ClassVar, Self, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Self, TypeVar
 
 from qmtl_ccxt_common.acks import AssetBalance, to_ack, to_balances
 from qmtl_ccxt_common.aio import AsyncCcxtVenue
@@ -50,6 +50,9 @@ from qmtl_core.orders import (
     order_ref,
 )
 from qmtl_core.steps import Call, Plan, call, run
+
+if TYPE_CHECKING:
+    from qmtl_ccxt_common.order_stream import OrderStream
 
 T = TypeVar("T")
 #: Time-in-force values every ccxt venue we target understands for limit orders.
@@ -103,6 +106,13 @@ class CcxtClient(BaseBrokerageClient):
         self.open_rate_budget(self.venue.id, self.exchange.apiKey or None, config)
         self.venue.on_rate_limited = lambda retry_after: self.answered(429, retry_after, {})
         VenueMeter(self, self.exchange)
+        #: The venue's order stream when ``stream_orders`` is on (see ``order_stream``).
+        self.order_stream: OrderStream | None = None
+        if config.stream_orders:
+            from qmtl_ccxt_common.order_stream import OrderStream  # ccxt.pro: only when asked
+
+            self.order_stream = OrderStream(config, self.product, self.exchange, self._poll_venue)
+            self.order_stream.start()
 
     @property
     def connector_name(self) -> str:
@@ -138,13 +148,30 @@ class CcxtClient(BaseBrokerageClient):
 
     def poll_order_status(self, order: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
         """The order's current state; ``symbol`` is needed only for orders this client
-        did not place or list (e.g. after a restart)."""
+        did not place or list (e.g. after a restart). With ``stream_orders``, answered
+        from the venue's order stream while it is current, without a request."""
         return run(self.polling(order, symbol=symbol), self.perform)
 
     def polling(self, order: OrderRefInput, *, symbol: str | None = None) -> Plan[OrderAck]:
         """The plan of :meth:`poll_order_status`."""
         self._note_ref(order, symbol)
+        stream = self.order_stream
+        pushed = None if stream is None else stream.current_ack(order_ref(order))
+        if pushed is not None:
+            yield from self._tracking(pushed)
+            return pushed
         return (yield from super().polling(order))
+
+    def wait_for_order_update(self, orders: Sequence[OrderAck], timeout: float) -> bool:
+        """Block until the order stream pushed news of ``orders`` or ``timeout`` passed;
+        False at once without a current stream (the caller then paces its polls)."""
+        stream = self.order_stream
+        return stream is not None and stream.wait_for_update(orders, timeout)
+
+    def close(self) -> None:
+        """Stop following the order stream, if any (orders at the venue are untouched)."""
+        if self.order_stream is not None:
+            self.order_stream.close()
 
     def cancel_order(self, order_id: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
         """Cancel; raises ``OrderNotCancelable`` if the order already filled or ended."""
@@ -287,6 +314,16 @@ class CcxtClient(BaseBrokerageClient):
         return self._ack(canceled, symbol, coid, OrderStatus.CANCELED)
 
     # --- helpers --------------------------------------------------------------------
+
+    def _poll_venue(self, ack: OrderAck) -> OrderAck:
+        """The order's state over REST (the order stream catching up after a reconnect)."""
+        self._note_ref(ack, ack.symbol)
+        return super().poll_order_status(ack)
+
+    def _remember(self, ack: OrderAck) -> OrderStatus | None:
+        if self.order_stream is not None:
+            self.order_stream.note(ack)
+        return super()._remember(ack)
 
     def _ack(
         self,

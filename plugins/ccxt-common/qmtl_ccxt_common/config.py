@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from qmtl_core.errors import ConfigError, ConfigErrors
-from qmtl_core.options import did_you_mean, setting
+from qmtl_core.options import ConnectorConfig, did_you_mean, setting
 from qmtl_core.rate_limits import RateLimitConfig
 from qmtl_core.redaction import Secret
 
@@ -22,9 +22,10 @@ RESERVED = {"timeout": "set qmtl_core.runtime.HTTP_TIMEOUT_SECONDS instead"}
 
 
 @dataclass(frozen=True, kw_only=True)
-class CcxtConfig(RateLimitConfig):
-    """``exchange`` plus what every ccxt client accepts; other keys must be ccxt exchange
-    settings (``password``, ``uid`` ...) and go to the ccxt constructor (``extra``)."""
+class CcxtVenueConfig(ConnectorConfig):
+    """How to reach a ccxt exchange: ``exchange``, credentials, environment, ccxt options;
+    other keys must be ccxt exchange settings (``password``, ``uid`` ...) and go to the
+    ccxt constructor (``extra``). Every ccxt connector (orders or market data) has these."""
 
     extra_options: ClassVar[bool] = True
 
@@ -45,12 +46,6 @@ class CcxtConfig(RateLimitConfig):
         "ccxt exchange options, e.g. {'defaultType': 'spot'}", default={}
     )
     enableRateLimit: bool = setting("let ccxt pace requests to the venue's limits", default=True)
-    max_retries: int = setting(
-        "retries of transient failures (timeouts, 5xx, 429)", default=3, minimum=0
-    )
-    backoff: float | None = setting(
-        "first retry delay in seconds; doubles on each retry", default=None, minimum=0
-    )
     #: Other ccxt exchange settings, secrets wrapped.
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -73,7 +68,32 @@ class CcxtConfig(RateLimitConfig):
         return out
 
 
-def _ccxt_errors(config: CcxtConfig) -> list[ConfigError]:
+@dataclass(frozen=True, kw_only=True)
+class CcxtConfig(CcxtVenueConfig, RateLimitConfig):
+    """A ccxt brokerage's config: the venue, the shared rate budget and order retries."""
+
+    max_retries: int = setting(
+        "retries of transient failures (timeouts, 5xx, 429)", default=3, minimum=0
+    )
+    backoff: float | None = setting(
+        "first retry delay in seconds; doubles on each retry", default=None, minimum=0
+    )
+    stream_orders: bool = setting(
+        "follow the venue's order stream (ccxt.pro watch_orders): polls answered from it, "
+        "OCO siblings canceled as soon as a fill is pushed",
+        default=False,
+    )
+
+    def check(self) -> None:
+        super().check()
+        if self.stream_orders and (self.apiKey is None or self.secret is None):
+            raise ConfigError(
+                "the order stream is private: give apiKey and secret, or remove stream_orders",
+                key="stream_orders",
+            )
+
+
+def _ccxt_errors(config: CcxtVenueConfig) -> list[ConfigError]:
     """What only ccxt knows: the exchange id exists, extra keys are exchange settings.
 
     The check on extras matters: ccxt accepts any keyword, so a typo such as

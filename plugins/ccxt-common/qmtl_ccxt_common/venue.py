@@ -21,7 +21,7 @@ from typing import Any, Literal, TypeVar
 import ccxt
 import ccxt.async_support
 
-from qmtl_ccxt_common.config import CcxtConfig
+from qmtl_ccxt_common.config import CcxtVenueConfig
 from qmtl_ccxt_common.errors import translate
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
@@ -33,6 +33,7 @@ from qmtl_core.errors import (
     TransientError,
     VenueProtocolError,
 )
+from qmtl_core.options import did_you_mean
 from qmtl_core.redaction import Secret, reveal
 
 T = TypeVar("T")
@@ -165,16 +166,20 @@ class AsyncVenue(Venue):
 
 
 def open_venue(
-    config: CcxtConfig, product: Product, instance: Any = None, *, asynchronous: bool = False
+    config: CcxtVenueConfig, product: Product, instance: Any = None, *, library: ModuleType = ccxt
 ) -> Venue:
     """Build the exchange ``config`` names (or adopt a ready ``instance``) for ``product``,
-    and pick its environment. ``asynchronous``: a ``ccxt.async_support`` exchange of the
-    same config (same secrets, same environment) in an :class:`AsyncVenue`."""
-    if asynchronous:
-        instance = _construct(config, product.defaults, ccxt.async_support)
-    elif instance is None:
-        instance = _construct(config, product.defaults, ccxt)
-    elif isinstance(instance, ccxt.Exchange) and instance.synchronous:
+    and pick its environment.
+
+    ``library`` is the ccxt namespace the exchange comes from: ``ccxt`` (synchronous
+    REST, the brokerages), ``ccxt.async_support`` (the async twin, in an
+    :class:`AsyncVenue`) or ``ccxt.pro`` (WebSocket streams); credentials, environment
+    routing and scrubbing are the same for all.
+    """
+    synchronous = library is ccxt
+    if instance is None:
+        instance = _construct(config, product.defaults, library)
+    elif isinstance(instance, ccxt.Exchange) and instance.synchronous == synchronous:
         settings = config.ccxt_settings()
         if settings or config.options:
             given = sorted({*settings, *(["options"] if config.options else [])})
@@ -184,8 +189,9 @@ def open_venue(
                 key=given[0],
             )
     else:
+        kind = "synchronous ccxt" if synchronous else f"asynchronous {library.__name__}"
         raise ConfigError(
-            f"expected a ccxt exchange id or a synchronous ccxt exchange, got {instance!r}",
+            f"expected a ccxt exchange id or a {kind} exchange, got {instance!r}",
             key="exchange",
         )
     environment = _select_environment(
@@ -197,18 +203,26 @@ def open_venue(
     scrub = Scrubber.for_exchange(instance)
     instance.logger = RedactingLogger(logging.getLogger("ccxt.base.exchange"), scrub)
     instance.log = redacting_print(scrub)
-    return (AsyncVenue if asynchronous else Venue)(instance, environment, scrub)
+    return (Venue if synchronous else AsyncVenue)(instance, environment, scrub)
 
 
-def _construct(config: CcxtConfig, defaults: Mapping[str, Any], module: ModuleType) -> Any:
-    """The ccxt exchange (``config`` was checked: the id exists); secrets revealed only here."""
+def _construct(config: CcxtVenueConfig, defaults: Mapping[str, Any], library: ModuleType) -> Any:
+    """The exchange from ``library`` (``config`` was checked: ccxt knows the id); secrets
+    revealed only here. ``library`` may offer fewer exchanges (ccxt.pro streams)."""
+    known: list[str] = list(library.exchanges)
+    if config.exchange not in known:
+        raise ConfigError(
+            f"{library.__name__} {ccxt.__version__} has no exchange '{config.exchange}'"
+            f"{did_you_mean(config.exchange, known)}",
+            key="exchange",
+        )
     settings: dict[str, Any] = {
         key: reveal(value) if isinstance(value, Secret) else value
         for key, value in config.ccxt_settings().items()
     }
     settings["enableRateLimit"] = config.enableRateLimit
     settings["options"] = _merge(defaults, config.options)
-    return getattr(module, config.exchange)(settings)
+    return getattr(library, config.exchange)(settings)
 
 
 def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,6 +12,10 @@ from qmtl_core.redaction import Secret, redact
 
 DEFAULT_QUEUE_SIZE = 1000
 _SECONDS = "seconds"
+
+#: Messages sent after every connect; in code also a callable that builds them.
+Subscribe = list[Mapping[str, Any] | str]
+SubscribeSource = Subscribe | Callable[[], Subscribe] | None
 
 
 @dataclass(frozen=True, kw_only=True)

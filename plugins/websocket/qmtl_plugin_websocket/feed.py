@@ -21,14 +21,21 @@ from typing import Any, Final, Self
 from qmtl_core import runtime
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.events import DEFAULT_EVENTS, Events
-from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
+from qmtl_core.feeds import (
+    ErrorHandler,
+    MessageHandler,
+    deliver,
+    notify_reconnect,
+    report_failure,
+    require_async,
+    require_callable,
+)
+from qmtl_core.outage import Outage, was_healthy
 from qmtl_core.redaction import Secret, redact_url
 from qmtl_plugin_websocket.client import WebSocketClient
-from qmtl_plugin_websocket.config import WebSocketFeedConfig
+from qmtl_plugin_websocket.config import SubscribeSource, WebSocketFeedConfig
 from qmtl_plugin_websocket.frames import decode_frame
 from qmtl_plugin_websocket.handoff import Handoff
-from qmtl_plugin_websocket.outage import Outage, was_healthy
-from qmtl_plugin_websocket.validation import SubscribeSource, require_async, require_callable
 
 log = logging.getLogger(__name__)
 
@@ -333,9 +340,9 @@ class WebSocketFeed:
                         else:
                             self._handler_errors += 1
                     elif isinstance(item, _Reconnected):
-                        await self._reconnected()
+                        await notify_reconnect(self.on_reconnect, self.on_error, self._where)
                     else:
-                        await self._report(item.error)
+                        await report_failure(self.on_error, item.error, self._where)
                         return
             finally:
                 handoff.done(len(batch))
@@ -349,26 +356,6 @@ class WebSocketFeed:
                         queued=handoff.held,
                     )
             await asyncio.sleep(0)  # let the loop's other tasks run between batches
-
-    async def _reconnected(self) -> None:
-        if self.on_reconnect is None:
-            return
-        try:
-            await self.on_reconnect()
-        except Exception as exc:
-            log.exception("%s: on_reconnect failed", self._where)
-            await self._report(exc)
-
-    async def _report(self, error: BaseException) -> None:
-        """Tell ``on_error`` about a feed-level failure (never about a message)."""
-        if self.on_error is None:
-            return
-        try:
-            outcome = self.on_error(error, {})
-            if outcome is not None:
-                await outcome
-        except Exception:
-            log.exception("%s: on_error failed", self._where)
 
     # --- reading (reader thread) ------------------------------------------------------
 

@@ -107,6 +107,8 @@ class SeenRequest:
     name: str
     params: Mapping[str, str]
     headers: Mapping[str, str]
+    #: ``time.perf_counter()`` when the venue received it (reaction-time benchmarks).
+    at: float = field(default_factory=time.perf_counter)
 
 
 @dataclass(frozen=True)

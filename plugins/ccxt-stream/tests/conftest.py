@@ -1,0 +1,73 @@
+"""Fixtures: the loopback Binance stand-in, quick reconnects, and feeds pointed at it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Awaitable, Callable, Coroutine, Iterator
+from typing import Any, TypeVar
+
+import pytest
+
+from qmtl_core import runtime
+from qmtl_core.testing import until
+from qmtl_plugin_ccxt_stream.feed import CcxtStreamFeed
+from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
+
+T = TypeVar("T")
+Messages = list[dict[str, Any]]
+SYMBOL = "BTC/USDT"
+API_KEY = "stream-test-key-9f31c0a7"
+SECRET = "stream-test-secret-4be2d816"
+
+
+def run(scenario: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
+    return asyncio.run(asyncio.wait_for(scenario, timeout))
+
+
+def collector() -> tuple[Messages, Callable[[dict[str, Any]], Awaitable[None]]]:
+    received: Messages = []
+
+    async def on_message(message: dict[str, Any]) -> None:
+        received.append(message)
+
+    return received, on_message
+
+
+def make_feed(venue: BinanceStandIn, on_message: Any, **options: Any) -> CcxtStreamFeed:
+    """A feed of the stand-in: BTC/USDT trades unless ``options`` say otherwise."""
+    settings: dict[str, Any] = {
+        "symbols": [SYMBOL],
+        "channels": ["trades"],
+        "urls": venue.urls(),
+        "enableRateLimit": False,
+        **options,
+    }
+    return CcxtStreamFeed("binance", on_message, **settings)
+
+
+async def subscribed(venue: BinanceStandIn, *streams: str, count: int = 1) -> None:
+    """Wait until every stream has ``count`` open subscribers at the stand-in."""
+    await until(
+        lambda: all(venue.listeners(s) >= count for s in streams), what=f"subscriptions {streams}"
+    )
+
+
+@pytest.fixture
+def venue() -> Iterator[BinanceStandIn]:
+    with BinanceStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture(autouse=True)
+def quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "WS_BACKOFF_INITIAL_SECONDS", 0.02)
+    monkeypatch.setattr(runtime, "WS_BACKOFF_MAX_SECONDS", 0.1)
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_behind() -> Iterator[None]:
+    before = set(threading.enumerate())
+    yield
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == [], f"threads left behind: {left}"

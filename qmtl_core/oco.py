@@ -199,9 +199,16 @@ class OCOOrder:
             await self.next_update()
 
     async def next_update(self) -> None:
-        """Wait until a leg may have changed. Polling: ``poll_interval``. This is the one
-        hook for pushed order updates: a stream-backed override returns as soon as an
-        update for either leg arrives, and the watcher then checks both legs."""
+        """Wait until a leg may have changed: a pushed update of either leg when the
+        client follows the venue's order stream (:class:`PushesOrderUpdates`), waited in
+        the broker's bounded pool so the loop runs on; else one ``poll_interval``."""
+        broker, legs = self._broker, self.legs
+        client = None if broker is None else broker.client
+        if isinstance(client, PushesOrderUpdates) and legs is not None:
+            loop = asyncio.get_running_loop()
+            wait = client.wait_for_order_update
+            if await loop.run_in_executor(broker.executor, wait, legs, self.poll_interval):
+                return
         await asyncio.sleep(self.poll_interval)
 
     async def wait_async(self, timeout: float) -> OcoResult:

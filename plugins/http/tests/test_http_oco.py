@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import threading
+import time
+from collections.abc import Sequence
+
 from qmtl_core import OCOOrder, OrderStatus
+from qmtl_core.aio import AsyncBrokerage
+from qmtl_core.brokerage import PushesOrderUpdates
+from qmtl_core.orders import OrderAck
+from qmtl_core.testing import until
 from qmtl_plugin_http.client import HttpBrokerageClient
 from qmtl_plugin_http.server import BrokerServer
 
@@ -54,3 +63,39 @@ def test_stop_loss_fill_cancels_the_take_profit_despite_a_lost_answer(
     assert result.filled is not None and result.filled.id == sl.id
     assert broker.engine.get(tp.id).status is OrderStatus.CANCELED
     assert broker.order_count == 2
+
+
+class PushingClient(HttpBrokerageClient):
+    """An HTTP client with a stand-in order stream: the test pushes "news" of an order."""
+
+    def __init__(self, url: str) -> None:
+        super().__init__(url)
+        self.pushed = threading.Event()
+
+    def wait_for_order_update(self, orders: Sequence[OrderAck], timeout: float) -> bool:
+        woke = self.pushed.wait(timeout)
+        self.pushed.clear()
+        return woke
+
+
+def test_an_async_oco_is_woken_by_a_pushed_update_not_the_next_poll(
+    broker: BrokerServer,
+) -> None:
+    client = PushingClient(broker.url)
+    assert isinstance(client, PushesOrderUpdates)
+    client.post_order(market())
+
+    async def scenario() -> float:
+        pair = OCOOrder(*legs(), poll_interval=60)
+        tp, _ = await pair.execute_async(AsyncBrokerage(client))
+        await until(lambda: len(broker.seen("GET")) >= 2, what="the first check of both legs")
+        broker.set_price(SYMBOL, 52500)  # the take-profit fills at the broker
+        started = time.monotonic()
+        client.pushed.set()  # ... and the venue's stream says so
+        result = await pair.wait_async(20)
+        assert result.filled is not None and result.filled.id == tp.id
+        return time.monotonic() - started
+
+    reaction = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert reaction < 10  # far below the 60 s poll interval: the push woke the watcher
+    assert len(broker.seen("DELETE")) == 1

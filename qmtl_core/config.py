@@ -41,8 +41,9 @@ CORE_KEYS: dict[str, SectionKey] = {
         SectionKey(
             "execution_domain",
             "`dryrun` (default: every order goes to the installed dryrun brokerage, the "
-            "paper broker, and the feed is the dryrun feed, fully offline) or `live` (the "
-            "named connectors)",
+            "paper broker; the feed is the dryrun feed, fully offline, unless the configured "
+            "feed is a live market-data feed, whose trade and ticker prices then drive the "
+            "paper broker) or `live` (the named connectors)",
             option=Option("execution_domain", str, "where orders go", default="dryrun"),
         ),
         SectionKey("brokerage", "mapping: `name` of a brokerage connector plus its options"),

@@ -144,9 +144,8 @@ async def run_paper_on_streamed_prices() -> bool:
         paper = connectors.brokerage
 
         async def on_message(message: dict[str, Any]) -> None:
-            print(
-                f"streamed {message['event']} {message['price']} -> paper price {paper.last_price(symbol)}"
-            )
+            event, price = message["event"], message["price"]
+            print(f"streamed {event} {price} -> paper price {paper.last_price(symbol)}")
 
         async with connectors.feed(on_message):
             await until(lambda: venue.listeners("btcusdt@trade") > 0, "the trade subscription")

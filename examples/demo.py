@@ -11,6 +11,9 @@
    broker takes it but stalls its answer, and the demo kills the process (SIGKILL). The
    restarted process reconciles (the order is found by its client_order_id) and sends
    nothing: the broker holds one order.
+4. paper trading on streamed prices: ``dryrun`` with the ``ccxt`` feed on a loopback
+   Binance stand-in; its trades drive the paper broker, a resting limit buy fills when
+   the streamed price crosses it, and no order reaches the stand-in.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from qmtl_core import OcoResult, load_connectors
+from qmtl_core.orders import OrderStatus
+from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 from qmtl_plugin_http.server import BrokerServer
 from qmtl_plugin_websocket.gateway import Gateway
 
@@ -129,6 +134,38 @@ def run_crash_restart() -> int:
         return len(held)
 
 
+async def run_paper_on_streamed_prices() -> bool:
+    """dryrun + the ccxt feed: streamed trades fill a resting paper order; True if it did
+    and no order reached the venue."""
+    symbol = "BTC/USDT"
+    with BinanceStandIn() as venue:
+        feed = {"name": "ccxt", "exchange": "binance", "symbols": [symbol], "urls": venue.urls()}
+        connectors = load_connectors({"execution_domain": "dryrun", "feed": feed})
+        paper = connectors.brokerage
+
+        async def on_message(message: dict[str, Any]) -> None:
+            event, price = message["event"], message["price"]
+            print(f"streamed {event} {price} -> paper price {paper.last_price(symbol)}")
+
+        async with connectors.feed(on_message):
+            await until(lambda: venue.listeners("btcusdt@trade") > 0, "the trade subscription")
+            await venue.trade(symbol, "30000.00", "0.5")
+            await until(lambda: paper.last_price(symbol) is not None, "the first streamed price")
+            order = {"symbol": symbol, "side": "BUY", "type": "limit", "quantity": "0.01"}
+            ack = paper.post_order(order | {"limit_price": "29900"})
+            print(f"paper limit buy at 29900: {ack.status.value}")
+            for price in ("29950.00", "29890.00"):
+                await venue.trade(symbol, price, "0.5")
+            await until(lambda: paper.poll_order_status(ack).is_complete, "the paper fill")
+        filled = paper.poll_order_status(ack)
+        connectors.close()
+        sent = [path for _, path, _ in venue.rest if "order" in path]
+        print(
+            f"paper order {filled.status.value} at {filled.average_price}; orders sent: {len(sent)}"
+        )
+        return filled.status is OrderStatus.FILLED and not sent
+
+
 def main() -> int:
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # keep order with log lines
     settings = Settings()
@@ -142,8 +179,12 @@ def main() -> int:
     banner("crash and restart: a SIGKILL mid-order, the journal, reconciliation")
     after_crash = run_crash_restart()
 
+    banner("paper trading on streamed prices: dryrun + ccxt feed on a loopback Binance")
+    paper_filled = asyncio.run(run_paper_on_streamed_prices())
+
     ok = (
         after_crash == 1
+        and paper_filled
         and all(
             r.filled is not None and r.canceled is not None and not r.both_filled
             for r in (dry, live)

@@ -21,10 +21,11 @@ from ruamel.yaml.error import MarkedYAMLError
 from ruamel.yaml.scalarbool import ScalarBoolean
 
 from qmtl_core.aio import AsyncBrokerage
-from qmtl_core.errors import ConfigError, ConfigErrors, shown
+from qmtl_core.errors import ConfigError, ConfigErrors, PluginError, shown
 from qmtl_core.journal import OrderJournal, open_journal
 from qmtl_core.metrics import MetricsExporter, MetricsSettings, check_settings, enable_metrics
 from qmtl_core.options import ConnectorConfig, Interpolated, Option, unknown
+from qmtl_core.paper_prices import driving_prices
 from qmtl_core.redaction import redact
 from qmtl_core.registry import Kind, Registry, SectionKey, Shorthand, default_registry
 from qmtl_core.state import StateURL, default_state_url, parse_state_url
@@ -40,8 +41,9 @@ CORE_KEYS: dict[str, SectionKey] = {
         SectionKey(
             "execution_domain",
             "`dryrun` (default: every order goes to the installed dryrun brokerage, the "
-            "paper broker, and the feed is the dryrun feed, fully offline) or `live` (the "
-            "named connectors)",
+            "paper broker; the feed is the dryrun feed, fully offline, unless the configured "
+            "feed is a live market-data feed, whose trade and ticker prices then drive the "
+            "paper broker) or `live` (the named connectors)",
             option=Option("execution_domain", str, "where orders go", default="dryrun"),
         ),
         SectionKey("brokerage", "mapping: `name` of a brokerage connector plus its options"),
@@ -656,7 +658,10 @@ class Connectors:
             self.journal.close()
 
     def feed(self, on_message: Any, **callbacks: Any) -> Any:
-        """Build the feed; ``dryrun`` gives the dryrun feed.
+        """Build the feed; ``dryrun`` gives the dryrun feed, or runs a configured live
+        market-data feed (one registered with ``prices=True``) whose trade and ticker
+        prices drive the dryrun brokerage: paper trading on live prices
+        (``qmtl_core.paper_prices``).
 
         Args:
             on_message: ``async def on_message(message: dict)``, called for each message.
@@ -674,12 +679,26 @@ class Connectors:
                 key="connectors.feed",
                 file=self.config.source,
             )
-        if self.dryrun or configured is None:
+        if configured is None or (
+            self.dryrun and not self._registry.get("feed", configured.name).prices
+        ):
             paper = self._registry.dryrun_connector("feed")
             return self._registry.create("feed", paper.name, on_message=on_message, **callbacks)
+        if self.dryrun:
+            on_message = driving_prices(self._paper_update_price(configured.name), on_message)
         return self._registry.build(
             "feed", configured.name, configured.config, on_message=on_message, **callbacks
         )
+
+    def _paper_update_price(self, feed: str) -> Any:
+        """The dryrun brokerage's ``update_price(symbol, price)``, which live prices drive."""
+        update = getattr(self.brokerage, "update_price", None)
+        if not callable(update):
+            raise PluginError(
+                f"the dryrun brokerage {type(self.brokerage).__name__} has no "
+                f"update_price(symbol, price): feed '{feed}' cannot drive its prices"
+            )
+        return update
 
     def __repr__(self) -> str:
         return f"Connectors({self.config.dump()!r})"

@@ -41,6 +41,11 @@ def render(registry: Registry) -> str:
         lines.append(f"{summary}. Provided by `{spec.distribution or spec.plugin}`.")
         if spec.dryrun:
             lines.append(f"The `dryrun` domain uses this {spec.kind}.")
+        if spec.prices:
+            lines.append(
+                "A market-data feed: in the `dryrun` domain it runs as configured and its "
+                "trade and ticker prices drive the paper broker (paper trading on live prices)."
+            )
         if spec.oco:
             lines.append(f"OCO support: {spec.oco}.")
         if spec.extra_options:

@@ -47,6 +47,7 @@ class ConnectorSpec:
     oco: str | None = None
     futures: bool = False
     dryrun: bool = False
+    prices: bool = False
 
     @property
     def options(self) -> tuple[Option, ...]:
@@ -123,6 +124,7 @@ class Register:
         oco: str | None = None,
         futures: bool = False,
         dryrun: bool = False,
+        prices: bool = False,
     ) -> None:
         """Register connector ``name`` of ``kind`` ("brokerage" or "feed").
 
@@ -130,7 +132,9 @@ class Register:
         ``config`` (a :class:`ConnectorConfig` subclass). ``oco`` describes OCO support
         for listings ("emulated", "manual", "exchange-dependent"); ``futures`` marks a
         futures brokerage; ``dryrun`` makes this the connector of its kind in the
-        ``dryrun`` domain (a dryrun brokerage's config has a ``futures`` option).
+        ``dryrun`` domain (a dryrun brokerage's config has a ``futures`` option);
+        ``prices`` marks a market-data feed whose trade and ticker messages carry prices:
+        ``dryrun`` then runs it and trades on its prices (``qmtl_core.paper_prices``).
         """
         if kind not in KINDS:
             raise PluginError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
@@ -148,6 +152,7 @@ class Register:
             oco,
             futures,
             dryrun,
+            prices,
         )
         self._registry._add(spec)
 

@@ -20,5 +20,6 @@ def register_connectors(register: Register) -> None:
         "qmtl_plugin_ccxt_stream.feed:CcxtStreamFeed.from_config",
         config=CcxtStreamConfig,
         summary="exchange trades, order book, candles and tickers over ccxt.pro WebSockets",
+        prices=True,  # trades and tickers: dryrun trades on them (paper on live prices)
     )
     register.export("CcxtStreamFeed", "qmtl_plugin_ccxt_stream.feed:CcxtStreamFeed")

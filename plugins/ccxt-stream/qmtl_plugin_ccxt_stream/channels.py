@@ -9,6 +9,8 @@ later frame, however long the consumer took.
 Messages carry exact ``Decimal`` prices and amounts (ccxt parses numbers to floats; the
 shortest decimal that round-trips a float is the venue's own text for any price of up
 to 15 significant digits) and ``timestamp`` in milliseconds since the epoch (UTC).
+An ``order`` message is a brokerage ack (ccxt-common's :func:`to_ack`, the conversion
+the ccxt brokerages use) with the feed's common keys.
 """
 
 from __future__ import annotations
@@ -17,7 +19,12 @@ from collections.abc import Awaitable, Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
+from qmtl_ccxt_common.acks import to_ack
+from qmtl_core.errors import BrokerageError
+
 Message = dict[str, Any]
+#: The ack fields an ``order`` message carries (besides event, exchange, symbol, timestamp).
+ORDER_FIELDS = ("id", "client_order_id", "status", "filled_quantity", "average_price")
 
 
 def decimal(value: Any) -> Decimal | None:
@@ -39,6 +46,8 @@ class Stream:
         self._last_key: Any = None  # its nonce / bar time
         #: Entries ccxt parsed from a frame without the numbers a message needs: skipped.
         self.incomplete = 0
+        #: orders: what was delivered per order id, (status, filled, average), oldest first.
+        self._orders_seen: dict[str, tuple[Any, ...]] = {}
 
     def __repr__(self) -> str:
         suffix = f":{self.timeframe}" if self.timeframe else ""
@@ -52,6 +61,7 @@ class Stream:
             "order_book": lambda: ex.watch_order_book(symbol),
             "ohlcv": lambda: ex.watch_ohlcv(symbol, self.timeframe),
             "ticker": lambda: ex.watch_ticker(symbol),
+            "orders": lambda: ex.watch_orders(symbol),
         }
         return waits[self.channel]()
 
@@ -62,6 +72,7 @@ class Stream:
             "order_book": lambda: self._order_book(depth),
             "ohlcv": lambda: self._bars(closed_bars),
             "ticker": self._ticker,
+            "orders": self._orders,
         }
         return readers[self.channel]()
 
@@ -141,3 +152,38 @@ class Stream:
         for name in ("bid", "ask", "last"):
             message[name] = decimal(ticker.get(name))
         yield message
+
+    def _orders(self) -> Iterator[Message]:
+        """Orders of this symbol whose ack changed since delivered.
+
+        ccxt updates a cached order in place and moves it to the end of its cache, and
+        the feed reads the cache after every frame: what changed is at the end, so the
+        scan stops at the first order of this symbol that did not change.
+        """
+        cache = self.exchange.orders
+        if not cache:
+            return
+        changed: list[tuple[Any, Any]] = []
+        for order in reversed(cache):
+            if order.get("symbol") != self.symbol:
+                continue
+            try:
+                ack = to_ack(order, symbol=self.symbol)
+            except BrokerageError:  # no id or an unknown status: not an ack
+                self.incomplete += 1
+                continue
+            state = (ack.status, ack.filled_quantity, ack.average_price)
+            if self._orders_seen.get(ack.id) == state:
+                break
+            changed.append((order, ack))
+        seen = self._orders_seen
+        for order, ack in reversed(changed):
+            seen.pop(ack.id, None)
+            seen[ack.id] = (ack.status, ack.filled_quantity, ack.average_price)
+            stamp = order.get("lastUpdateTimestamp") or order.get("timestamp")
+            message = self._base("order", stamp)
+            for name in ORDER_FIELDS:
+                message[name] = ack[name]
+            yield message
+        while len(seen) > len(cache):  # orders ccxt let go of (its cache is bounded)
+            del seen[next(iter(seen))]

@@ -21,7 +21,10 @@ CHANNEL_CAPABILITIES = {
     "order_book": "watchOrderBook",
     "ohlcv": "watchOHLCV",
     "ticker": "watchTicker",
+    "orders": "watchOrders",
 }
+#: Channels that follow the account, not the market: they need ``apiKey`` and ``secret``.
+PRIVATE_CHANNELS = frozenset({"orders"})
 DEFAULT_TIMEFRAME = "1m"
 DEFAULT_DEPTH = 10
 DEFAULT_QUEUE_SIZE = 1000
@@ -53,7 +56,8 @@ class CcxtStreamConfig(CcxtVenueConfig):
 
     symbols: list[str] = setting("unified symbols to follow, e.g. ['BTC/USDT']")
     channels: list[str] = setting(
-        "what to stream per symbol: trades, order_book, ohlcv:<timeframe> (e.g. ohlcv:1m), ticker",
+        "what to stream per symbol: trades, order_book, ohlcv:<timeframe> (e.g. ohlcv:1m), "
+        "ticker, orders (your orders' updates; needs apiKey and secret)",
         default=["trades"],
     )
     order_book_depth: int = setting(
@@ -90,7 +94,12 @@ class CcxtStreamConfig(CcxtVenueConfig):
             )
         if not self.channels:
             raise ConfigError("must name at least one channel, e.g. [trades]", key="channels")
-        self.streams()
+        private = [n for n, _ in self.streams() if n in PRIVATE_CHANNELS]
+        if private and (self.apiKey is None or self.secret is None):
+            raise ConfigError(
+                f"the {private[0]} channel is private: give apiKey and secret, or remove it",
+                key="channels",
+            )
 
     def streams(self) -> list[tuple[str, str | None]]:
         """The channels as (name, timeframe) pairs (a ConfigError for a bad one)."""

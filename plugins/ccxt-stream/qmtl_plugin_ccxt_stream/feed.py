@@ -95,7 +95,8 @@ class CcxtStreamFeed:
     """``await feed.start()`` subscribes; messages go to ``on_message`` until ``await feed.stop()``.
 
     ``exchange`` is a ccxt exchange id; ``symbols`` and ``channels`` say what to follow
-    (``trades``, ``order_book``, ``ohlcv:<timeframe>``, ``ticker``). Venue options
+    (``trades``, ``order_book``, ``ohlcv:<timeframe>``, ``ticker``, and ``orders``, the
+    account's order updates, which needs keys). Venue options
     (``apiKey``/``api_key``, ``secret``, ``sandbox``, ``options`` and any ccxt exchange
     attribute, e.g. ``urls``) are taken as the ccxt brokerages take them.
     """

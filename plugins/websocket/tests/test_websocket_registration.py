@@ -83,6 +83,9 @@ def test_the_registry_validates_options_and_passes_callbacks_through(gateway: Ga
             await until(lambda: received == [{"event": "subscribed", "channel": "prices"}])
             gateway.drop_connections()
             await until(lambda: reconnects == [1])
+            # on_reconnect runs once the feed has sent the subscription again; the gateway
+            # records it on its own thread a moment later: wait for that, do not race it.
+            await until(lambda: len(gateway.subscriptions) >= 2, what="the re-subscription")
 
     run(scenario())
     assert gateway.subscriptions == [SUBSCRIBE, SUBSCRIBE]

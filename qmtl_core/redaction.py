@@ -91,6 +91,8 @@ def redact_text(text: str) -> str:
     A subscribe message written as JSON text (``'{"op": "auth", "token": "..."}'``) is
     masked like the same message written as a mapping.
     """
+    if "://" not in text and text.lstrip()[:1] not in ("{", "["):
+        return text  # the common case (every event field), decided without a regex
     stripped = text.strip()
     if stripped[:1] in ("{", "[") and _SECRET_KEY.search(stripped):
         import json
@@ -112,6 +114,11 @@ def redact(value: Any) -> Any:
     type (a key written as a number in YAML too); URL passwords and query strings; the
     same inside lists, mappings and JSON text, at any depth.
     """
+    kind = type(value)
+    if kind is str:
+        return redact_text(value)
+    if value is None or kind in (int, float, bool):
+        return value  # plain scalars first: events pass through here on every order
     if isinstance(value, Secret):
         return REDACTED
     if isinstance(value, Mapping):

@@ -10,11 +10,13 @@ from __future__ import annotations
 import inspect
 import logging
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, Self, TypeVar, runtime_checkable
 
 from qmtl_core.errors import ConfigError
+from qmtl_core.events import DEFAULT_EVENTS, Events
 
 MessageHandler = Callable[[dict[str, Any]], Awaitable[None]]
+ReconnectHandler = Callable[[], Awaitable[None]]
 ErrorHandler = Callable[[BaseException, dict[str, Any]], Awaitable[None] | None]
 
 log = logging.getLogger(__name__)
@@ -109,3 +111,54 @@ async def notify_reconnect(
     except Exception as exc:
         log.exception("%s: on_reconnect failed", where)
         await report_failure(on_error, exc, where)
+
+
+C = TypeVar("C")
+
+
+class ConfiguredFeed(Generic[C]):
+    """What every configured feed shares: its validated config and the three callbacks,
+    checked once (``on_message`` and ``on_reconnect`` async, ``on_error`` callable), and
+    the registry's factory :meth:`from_config`. A feed sets up its own state in
+    :meth:`_setup`; its constructor parses its config and calls :meth:`_configure`."""
+
+    #: Where this feed's events go; the registry that builds it sets its own.
+    events: Events = DEFAULT_EVENTS
+    config: C
+    on_message: MessageHandler
+    on_reconnect: ReconnectHandler | None
+    on_error: ErrorHandler | None
+
+    @classmethod
+    def from_config(
+        cls,
+        config: C,
+        on_message: MessageHandler,
+        *,
+        on_reconnect: ReconnectHandler | None = None,
+        on_error: ErrorHandler | None = None,
+    ) -> Self:
+        """The registry's factory: a feed from its validated config and callbacks."""
+        feed = cls.__new__(cls)
+        feed._configure(config, on_message, on_reconnect, on_error)
+        return feed
+
+    def _configure(
+        self,
+        config: C,
+        on_message: MessageHandler,
+        on_reconnect: ReconnectHandler | None,
+        on_error: ErrorHandler | None,
+    ) -> None:
+        require_async("on_message", on_message)
+        require_async("on_reconnect", on_reconnect, optional=True)
+        require_callable("on_error", on_error)
+        self.config = config
+        self.on_message = on_message
+        self.on_reconnect = on_reconnect
+        self.on_error = on_error
+        self._setup(config)
+
+    def _setup(self, config: C) -> None:
+        """The feed's own state from its config (called once, by :meth:`_configure`)."""
+        raise NotImplementedError

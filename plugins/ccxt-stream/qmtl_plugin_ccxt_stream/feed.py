@@ -16,24 +16,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Any, Final
 
 import ccxt.pro
 
 from qmtl_ccxt_common.products import SPOT, Product
 from qmtl_ccxt_common.venue import Venue, open_venue
 from qmtl_core.errors import ConfigError, FeedAuthenticationError, FeedError
-from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import (
+    ConfiguredFeed,
     ErrorHandler,
     MessageHandler,
+    ReconnectHandler,
     deliver,
     notify_reconnect,
     report_failure,
-    require_async,
-    require_callable,
 )
 from qmtl_core.outage import Outage, was_healthy
 from qmtl_plugin_ccxt_stream.channels import Message, Stream
@@ -46,7 +45,6 @@ FEED_NAME = "ccxt"
 #: How long stop() waits for ccxt to close its connections; a backstop, not a pace.
 STOP_TIMEOUT_SECONDS = 0.5
 _PREVIEW = 80
-ReconnectHandler = Callable[[], Awaitable[None]]
 #: ccxt options: spot markets (as the spot brokerage), and full tickers (with bid and
 #: ask) where an exchange offers a lighter "mini" ticker by default (Binance).
 STREAM = Product("spot-stream", {**SPOT.defaults, "watchTickers": {"name": "ticker"}})
@@ -91,7 +89,7 @@ class _Run:
     urls: set[str] = field(default_factory=set)
 
 
-class CcxtStreamFeed:
+class CcxtStreamFeed(ConfiguredFeed[CcxtStreamConfig]):
     """``await feed.start()`` subscribes; messages go to ``on_message`` until ``await feed.stop()``.
 
     ``exchange`` is a ccxt exchange id; ``symbols`` and ``channels`` say what to follow
@@ -100,9 +98,6 @@ class CcxtStreamFeed:
     (``apiKey``/``api_key``, ``secret``, ``sandbox``, ``options`` and any ccxt exchange
     attribute, e.g. ``urls``) are taken as the ccxt brokerages take them.
     """
-
-    #: Where this feed's events go; the registry that builds it sets its own.
-    events: Events = DEFAULT_EVENTS
 
     def __init__(
         self,
@@ -116,34 +111,7 @@ class CcxtStreamFeed:
         config = CcxtStreamConfig.parse({"exchange": exchange, **options})
         self._configure(config, on_message, on_reconnect, on_error)
 
-    @classmethod
-    def from_config(
-        cls,
-        config: CcxtStreamConfig,
-        on_message: MessageHandler,
-        *,
-        on_reconnect: ReconnectHandler | None = None,
-        on_error: ErrorHandler | None = None,
-    ) -> Self:
-        """The registry's factory: a feed from its validated config and callbacks."""
-        feed = cls.__new__(cls)
-        feed._configure(config, on_message, on_reconnect, on_error)
-        return feed
-
-    def _configure(
-        self,
-        config: CcxtStreamConfig,
-        on_message: MessageHandler,
-        on_reconnect: ReconnectHandler | None,
-        on_error: ErrorHandler | None,
-    ) -> None:
-        require_async("on_message", on_message)
-        require_async("on_reconnect", on_reconnect, optional=True)
-        require_callable("on_error", on_error)
-        self.config = config
-        self.on_message = on_message
-        self.on_reconnect = on_reconnect
-        self.on_error = on_error
+    def _setup(self, config: CcxtStreamConfig) -> None:
         self.symbols = list(config.symbols)
         self.channels = config.streams()
         self.order_book_depth = config.order_book_depth

@@ -14,21 +14,21 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Any, Final
 
 from qmtl_core import runtime
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import (
+    ConfiguredFeed,
     ErrorHandler,
     MessageHandler,
+    ReconnectHandler,
     deliver,
     notify_reconnect,
     report_failure,
-    require_async,
-    require_callable,
 )
 from qmtl_core.outage import Outage, was_healthy
 from qmtl_core.redaction import Secret, redact_url
@@ -43,8 +43,6 @@ FEED_NAME = "websocket"
 #: How long stop() waits for the reader thread; it is interrupted, so this is a backstop.
 STOP_TIMEOUT_SECONDS = 0.9
 _PREVIEW = 80
-
-ReconnectHandler = Callable[[], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -123,7 +121,7 @@ class _Run:
             pass
 
 
-class WebSocketFeed:
+class WebSocketFeed(ConfiguredFeed[WebSocketFeedConfig]):
     """``await feed.start()`` connects; messages go to ``on_message`` until ``await feed.stop()``.
 
     ``start()`` returns once connected and raises :class:`FeedAuthenticationError` when
@@ -196,35 +194,8 @@ class WebSocketFeed:
         if callable(subscribe):
             self.subscribe = subscribe
 
-    @classmethod
-    def from_config(
-        cls,
-        config: WebSocketFeedConfig,
-        on_message: MessageHandler,
-        *,
-        on_reconnect: ReconnectHandler | None = None,
-        on_error: ErrorHandler | None = None,
-    ) -> Self:
-        """The registry's factory: a feed from its validated config and callbacks."""
-        feed = cls.__new__(cls)
-        feed._configure(config, on_message, on_reconnect, on_error)
-        return feed
-
-    def _configure(
-        self,
-        config: WebSocketFeedConfig,
-        on_message: MessageHandler,
-        on_reconnect: ReconnectHandler | None,
-        on_error: ErrorHandler | None,
-    ) -> None:
-        require_async("on_message", on_message)
-        require_async("on_reconnect", on_reconnect, optional=True)
-        require_callable("on_error", on_error)
-        self.config = config
+    def _setup(self, config: WebSocketFeedConfig) -> None:
         self.url = config.url
-        self.on_message = on_message
-        self.on_reconnect = on_reconnect
-        self.on_error = on_error
         self.subscribe = config.subscribe
         self.queue_size = config.queue_size
         self._token = config.token

@@ -679,15 +679,24 @@ class Connectors:
                 key="connectors.feed",
                 file=self.config.source,
             )
-        if configured is None or (
-            self.dryrun and not self._registry.get("feed", configured.name).prices
-        ):
+        if configured is None or (self.dryrun and not self.paper_on_live_prices):
             paper = self._registry.dryrun_connector("feed")
             return self._registry.create("feed", paper.name, on_message=on_message, **callbacks)
         if self.dryrun:
             on_message = driving_prices(self._paper_update_price(configured.name), on_message)
         return self._registry.build(
             "feed", configured.name, configured.config, on_message=on_message, **callbacks
+        )
+
+    @property
+    def paper_on_live_prices(self) -> bool:
+        """True in ``dryrun`` when the configured feed is a live market-data feed (one
+        registered with ``prices=True``): its prices drive the paper broker."""
+        configured = self.config.feed
+        return (
+            self.dryrun
+            and configured is not None
+            and self._registry.get("feed", configured.name).prices
         )
 
     def _paper_update_price(self, feed: str) -> Any:

@@ -61,7 +61,11 @@ class DryrunLiveSwitchStrategy:
         self.bracket_placed = asyncio.Event()
 
     async def on_message(self, event: dict[str, Any]) -> None:
-        if event.get("event") != "price" or event.get("symbol") != self.settings.symbol:
+        # "price": the demo gateway's ticks; "trade": a venue's trades (the ccxt feed).
+        if (
+            event.get("event") not in ("price", "trade")
+            or event.get("symbol") != self.settings.symbol
+        ):
             return
         self.ticks += 1
         self.last_price = Decimal(str(event["price"]))
@@ -164,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
     connectors = load_connectors(args.config)
     if args.domain:
         connectors = connectors.with_domain(args.domain)
-    if connectors.dryrun:
+    if connectors.dryrun and not connectors.paper_on_live_prices:
         prices = [Decimal(p) for p in ("50000", "50400", "50800", "51050")]
         result = asyncio.run(run_dryrun(args.config, Settings(), prices))
     else:

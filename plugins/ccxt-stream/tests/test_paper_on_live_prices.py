@@ -7,7 +7,11 @@ crosses it, with no ``update_price`` in the strategy and no order at the venue.
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from qmtl_core.config import load_connectors
@@ -69,3 +73,39 @@ def test_a_resting_limit_fills_when_streamed_trades_cross_it(venue: BinanceStand
     assert (filled.filled_quantity, filled.average_price) == (Decimal("0.01"), Decimal("29900"))
     assert [r for r in venue.rest if "order" in r[1].lower()] == []  # no order left the process
     connectors.close()
+
+
+STRATEGY = (
+    Path(__file__).resolve().parents[3] / "examples/strategies/dryrun_live_switch_strategy.py"
+)
+
+
+def test_the_example_strategy_paper_trades_on_streamed_prices(
+    venue: BinanceStandIn, tmp_path: Path
+) -> None:
+    # The example strategy as a user runs it, on a dryrun qmtl.yml naming the ccxt feed:
+    # it enters on the first streamed trade and its bracket settles when trades cross it,
+    # with no update_price call anywhere and no order at the venue.
+    config = tmp_path / "qmtl.yml"
+    config.write_text(json.dumps({"connectors": dryrun_config(venue)}))  # JSON is YAML
+
+    async def scenario() -> tuple[int, str]:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, str(STRATEGY), "--config", str(config), "--timeout", "20",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+        )  # fmt: skip
+        await subscribed(venue, "btcusdt@trade")
+        await venue.trade(SYMBOL, "30000.00", "0.5")  # the entry, filled at 30000
+        out = b""
+        assert proc.stdout is not None
+        while b"OCO    take-profit" not in out:
+            out += await asyncio.wait_for(proc.stdout.readline(), 20)
+        await venue.trade(SYMBOL, "30700.00", "0.5")  # crosses the +2 % take-profit
+        out += await asyncio.wait_for(proc.stdout.read(), 20)
+        return await proc.wait(), out.decode()
+
+    code, out = run(scenario(), timeout=60)
+    assert code == 0, out
+    assert "[dryrun] entry" in out and "@ 30000" in out
+    assert "OCO done" in out
+    assert [r for r in venue.rest if "order" in r[1].lower()] == []  # nothing left the process

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +14,7 @@ from qmtl_core import registry
 from qmtl_core.errors import ConfigError, FeedError
 from qmtl_core.events import FeedEvent
 from qmtl_core.testing import record_events, until
+from qmtl_core.testing.peers import hanging_port
 from qmtl_plugin_ccxt_stream.feed import CcxtStreamFeed
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
@@ -103,16 +103,8 @@ def test_an_unknown_symbol_fails_start(venue: BinanceStandIn) -> None:
 @pytest.fixture
 def blackhole() -> Iterator[str]:
     """A loopback URL whose TCP connect hangs: the listener's backlog is full."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port), timeout=1)
-    try:
+    with hanging_port() as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        filler.close()
-        listener.close()
 
 
 def test_stop_is_prompt_while_start_hangs(blackhole: str) -> None:

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 import pytest
 
 from qmtl_core import runtime
+from qmtl_core.testing.peers import hanging_port
 from qmtl_plugin_websocket.gateway import Gateway
 
 TOKEN = "test-token-5f0c9a"
@@ -60,16 +61,8 @@ class Background(threading.Thread):
 @pytest.fixture
 def blackhole() -> Iterator[str]:
     """A loopback ws:// URL whose TCP connect hangs: the listener's backlog is full."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = listener.getsockname()[1]
-    filler = socket.create_connection(("127.0.0.1", port), timeout=1)
-    try:
+    with hanging_port() as port:
         yield f"ws://127.0.0.1:{port}/ws"
-    finally:
-        filler.close()
-        listener.close()
 
 
 @pytest.fixture

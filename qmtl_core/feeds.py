@@ -119,8 +119,9 @@ C = TypeVar("C")
 class ConfiguredFeed(Generic[C]):
     """What every configured feed shares: its validated config and the three callbacks,
     checked once (``on_message`` and ``on_reconnect`` async, ``on_error`` callable), and
-    the registry's factory :meth:`from_config`. A feed sets up its own state in
-    :meth:`_setup`; its constructor parses its config and calls :meth:`_configure`."""
+    the registry's factory :meth:`from_config`, and ``async with feed:`` (start, then
+    stop). A feed sets up its own state in :meth:`_setup` and implements :meth:`start`
+    and :meth:`stop`; its constructor parses its config and calls :meth:`_configure`."""
 
     #: Where this feed's events go; the registry that builds it sets its own.
     events: Events = DEFAULT_EVENTS
@@ -162,3 +163,18 @@ class ConfiguredFeed(Generic[C]):
     def _setup(self, config: C) -> None:
         """The feed's own state from its config (called once, by :meth:`_configure`)."""
         raise NotImplementedError
+
+    async def start(self) -> None:
+        """Connect and begin delivering messages to ``on_message``."""
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        """Stop delivering and close the connection; prompt in every state."""
+        raise NotImplementedError
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()

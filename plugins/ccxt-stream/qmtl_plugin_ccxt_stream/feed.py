@@ -222,13 +222,6 @@ class CcxtStreamFeed(ConfiguredFeed[CcxtStreamConfig]):
                 self.events.feed("disconnected", FEED_NAME, exchange=self._where, reason="stopped")
             self.state = "stopped"
 
-    async def __aenter__(self) -> CcxtStreamFeed:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     # --- watching (one task per stream) ------------------------------------------------
 
     async def _watch(self, run: _Run, stream: Stream) -> None:

@@ -282,13 +282,6 @@ class WebSocketFeed(ConfiguredFeed[WebSocketFeedConfig]):
                 self.events.feed("disconnected", FEED_NAME, url=self._where, reason="stopped")
             self.state = "stopped"
 
-    async def __aenter__(self) -> WebSocketFeed:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
-
     # --- delivery (event loop) --------------------------------------------------------
 
     async def _consume(self, run: _Run) -> None:

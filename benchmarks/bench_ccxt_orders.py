@@ -27,7 +27,7 @@ from typing import Any
 import ccxt
 
 from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
-from qmtl_ccxt_common.venue import SPOT_DEFAULTS
+from qmtl_ccxt_common.products import SPOT
 from qmtl_core import CcxtBrokerageClient, OrderStatus
 
 SYMBOL = "BTC/USDT"
@@ -79,6 +79,10 @@ def main() -> int:
     args = parser.parse_args()
     per_round = max(1, args.orders // ROUNDS)
     with binance_spot() as venue:
+        # A speed test, not a rate-limit test: both sides make thousands of calls, so
+        # the venue's limits are raised far out of reach; the client's budget still runs.
+        limits = venue.data["exchangeInfo"]["rateLimits"]
+        venue.set_rate_limits([{**limit, "limit": limit["limit"] * 1000} for limit in limits])
         client = CcxtBrokerageClient(
             "binance",
             apiKey=OFFLINE_API_KEY,
@@ -91,7 +95,7 @@ def main() -> int:
                 "apiKey": OFFLINE_API_KEY,
                 "secret": OFFLINE_SECRET,
                 "enableRateLimit": False,
-                "options": dict(SPOT_DEFAULTS),
+                "options": dict(SPOT.defaults),
             }
         )
         exchange.set_sandbox_mode(True)

@@ -6,7 +6,8 @@ Runner, and reports on stdout, one JSON object a line:
 - ``--block before_send``: stops inside the send, after the journal write and before
   the request leaves (an order-event observer holds the ``sent`` event), and says
   ``sending``; the test kills it there;
-- ``--block after_ack``: says ``acked`` after the answer, then waits to be killed;
+- ``--block after_ack``: says ``acked`` once the answer is stored, then waits to be
+  killed;
 - ``--race N``: waits for ``go`` on stdin, then submits N intents as fast as it can;
 - otherwise it submits the intent and reports ``done`` with the journal's entries.
 """
@@ -83,6 +84,7 @@ def main() -> int:
         return 0
     result = Runner.submit_order(intent(args.intent))
     if args.block == "after_ack":
+        Runner.journal().flush()  # the outcome is stored (its writer is off the order path)
         say(event="acked", client_order_id=result.order.client_order_id)
         threading.Event().wait()
     say(

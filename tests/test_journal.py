@@ -5,6 +5,8 @@ Every test runs against SQLite (a file), memory and a real redis-server.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,6 +87,7 @@ def test_outcomes_and_their_events(journal: OrderJournal) -> None:
         ("acknowledged", "partially_filled"),
         ("acknowledged", "filled"),
     ]
+    assert [e.venue_id for e in events] == ["", "V1", "V1", "V1"]
     assert journal.events(after=events[1].id)[0].status == "partially_filled"
     assert journal.entries(state="acknowledged")[0].client_order_id == "c-1"
     assert journal.entries(state="in_flight") == []
@@ -151,6 +154,74 @@ def test_an_expired_lease_makes_the_owner_gone(url: str, monkeypatch: pytest.Mon
             peer.claim(order("p"), connector="Http")
             peer._stop.set()  # a hung peer: its renewer stops, its process lives on
             wait_until(lambda: bool(mine.reclaimable()), timeout=5)
+
+
+def test_a_not_placed_outcome_frees_the_id_at_once_for_this_process(
+    journal: OrderJournal,
+) -> None:
+    """The outcome may still be on its way to the store: the next claim waits for it."""
+    journal.claim(order("np"), connector="Http")
+    journal.record("np", EntryState.NOT_PLACED, reason="rejected")
+    assert journal.claim(order("np"), connector="Http").fresh
+
+
+def test_a_peer_sees_an_outcome_though_its_writer_never_reads_or_closes(url: str) -> None:
+    """Outcomes are stored off the order path, but promptly and by themselves."""
+    if url == "memory://":
+        pytest.skip("a memory journal has no peers")
+    with open_journal(url) as mine, open_journal(url) as peer:
+        mine.claim(order("w1"), connector="Http")
+        mine.record("w1", EntryState.ACKNOWLEDGED, ack=ack("w1"))
+
+        def stored() -> bool:
+            entry = peer.get("w1")
+            return entry is not None and entry.state == "acknowledged"
+
+        wait_until(stored, timeout=5, what="the outcome reaching the store")
+
+
+def test_a_process_that_exits_without_closing_still_stores_its_outcomes(url: str) -> None:
+    if url == "memory://":
+        pytest.skip("a memory journal dies with its process")
+    script = (
+        "import sys; from decimal import Decimal\n"
+        "from qmtl_core import open_journal\n"
+        "from qmtl_core.journal import EntryState\n"
+        "from qmtl_core.orders import OrderAck, OrderStatus, validate_order\n"
+        "journal = open_journal(sys.argv[1])\n"
+        "fields = {'symbol': 'BTC/USDT', 'side': 'BUY', 'type': 'market', 'quantity': '1'}\n"
+        "journal.claim(validate_order({**fields, 'client_order_id': 'x1'}), connector='Http')\n"
+        "ack = OrderAck('V9', 'x1', OrderStatus.FILLED, 'BTC/USDT', Decimal(1))\n"
+        "journal.record('x1', EntryState.ACKNOWLEDGED, ack=ack)\n"  # and exit, no close
+    )
+    subprocess.run([sys.executable, "-c", script, url], check=True, timeout=60)
+    with open_journal(url) as reader:
+        entry = reader.get("x1")
+        assert entry is not None and entry.state == "acknowledged"
+        assert entry.ack is not None and entry.ack.id == "V9"
+
+
+def test_an_outcome_the_store_refuses_is_logged_and_leaves_the_entry_in_flight(
+    url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from qmtl_core.journal.redis_backend import RedisJournal
+
+    journal_class = RedisJournal if url.startswith("redis") else sqlite_backend.SqliteJournal
+
+    def refuse(self: OrderJournal, outcomes: list[Any]) -> None:
+        raise ConnectionError("store down")
+
+    monkeypatch.setattr(journal_class, "_store_outcomes", refuse)
+    with open_journal(url) as journal:
+        journal.claim(order("r1"), connector="Http")
+        if url == "memory://":  # stored inline: the caller sees the store's error
+            with pytest.raises(ConnectionError):
+                journal.record("r1", EntryState.ACKNOWLEDGED, ack=ack("r1"))
+        else:
+            journal.record("r1", EntryState.ACKNOWLEDGED, ack=ack("r1"))
+            entry = journal.get("r1")  # waits for the writer, which gave up
+            assert entry is not None and entry.state == "in_flight"
+            assert "r1" in caplog.text and "stay in flight" in caplog.text
 
 
 def test_memory_stays_bounded(monkeypatch: pytest.MonkeyPatch) -> None:

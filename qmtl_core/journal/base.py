@@ -4,6 +4,11 @@ A journal belongs to the process that opened it (its ``owner`` id). The owner's 
 renewed by a background thread while the journal is open, so peers can tell a live
 owner's in-flight order (which may not have reached the venue yet: hands off) from one
 whose owner is gone (reconcile it).
+
+A journal on disk or on a server stores outcomes through an
+:class:`~qmtl_core.journal.writer.OutcomeWriter`, off the order path; every read and
+every later write of this process waits for the outcomes recorded before it
+(:meth:`OrderJournal.flush`), so the process always reads what it recorded.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,8 +28,10 @@ from qmtl_core.journal.model import (
     EntryState,
     JournalEntry,
     JournalEvent,
+    Outcome,
     new_owner_id,
 )
+from qmtl_core.journal.writer import OutcomeWriter
 from qmtl_core.orders import Order, OrderAck
 
 log = logging.getLogger("qmtl_core.journal")
@@ -43,9 +51,14 @@ class OrderJournal(ABC):
     and ``Runner.submit_order``) uses :meth:`claim` and :meth:`record`.
     """
 
-    def __init__(self, url: str, *, renew_lease: bool) -> None:
+    def __init__(self, url: str, *, renew_lease: bool, background_outcomes: bool) -> None:
         self.url = url
         self.owner = new_owner_id()
+        self._writer: OutcomeWriter | None = None
+        if background_outcomes:
+            self._writer = OutcomeWriter(
+                self._store_outcomes, name=f"qmtl-journal-outcomes:{self.owner}"
+            )
         self._sending: set[str] = set()
         self._sending_lock = threading.Lock()
         self._reconciled: set[str] = set()
@@ -71,21 +84,29 @@ class OrderJournal(ABC):
 
     # --- reading -----------------------------------------------------------------
 
-    @abstractmethod
     def get(self, client_order_id: str) -> JournalEntry | None:
         """The entry for ``client_order_id``, or None if the journal never saw it."""
+        self.flush()
+        return self._get(client_order_id)
 
-    @abstractmethod
     def entries(self, state: str | None = None) -> list[JournalEntry]:
         """Entries, oldest first; only those in ``state`` when given."""
+        self.flush()
+        return self._entries(None if state is None else EntryState(state))
 
-    @abstractmethod
     def events(self, after: str | None = None, limit: int = 1000) -> list[JournalEvent]:
         """Stored transitions after event id ``after`` (from the start when None)."""
+        self.flush()
+        return self._events(after, limit)
+
+    def flush(self) -> None:
+        """Wait until every outcome this process recorded so far is stored (readers in
+        this process do this by themselves; other processes see an outcome once it is)."""
+        if self._writer is not None:
+            self._writer.flush()
 
     # --- the send path -------------------------------------------------------------
 
-    @abstractmethod
     def claim(
         self,
         order: Order,
@@ -97,8 +118,14 @@ class OrderJournal(ABC):
         """Durably record ``order`` as in flight, unless its ``client_order_id`` (or the
         content ``key`` within ``key_ttl`` seconds) is already held; atomic across
         processes. An id whose entry is ``not_placed`` may be claimed again."""
+        claim = self._claim(order, connector=connector, key=key, key_ttl=key_ttl)
+        if claim.fresh or self._writer is None:
+            return claim
+        # Held: an outcome of this process still on its way (a not_placed that frees the
+        # id, the ack to answer with) decides; claiming again writes nothing if held.
+        self._writer.flush()
+        return self._claim(order, connector=connector, key=key, key_ttl=key_ttl)
 
-    @abstractmethod
     def record(
         self,
         client_order_id: str,
@@ -107,22 +134,66 @@ class OrderJournal(ABC):
         ack: OrderAck | None = None,
         reason: str = "",
     ) -> None:
-        """Store an outcome. A ``not_placed`` outcome frees the content key."""
+        """Store an outcome (off the order path when the journal has a writer). A
+        ``not_placed`` outcome frees the content key."""
+        outcome = Outcome(client_order_id, state, ack, reason, time.time())
+        if self._writer is None:
+            self._store_outcomes([outcome])
+        else:
+            self._writer.put(outcome)
 
-    @abstractmethod
     def observe(self, ack: OrderAck) -> None:
         """Store a later answer (a poll, a cancel) for a journaled order when its status
         or fill changed; an unresolved entry so found becomes ``acknowledged``."""
+        self.flush()
+        self._observe(ack)
+
+    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
+        """Take over an unresolved entry from ``previous_owner``; False if someone else did."""
+        self.flush()
+        return self._adopt(client_order_id, previous_owner)
+
+    def unresolved_count(self) -> int:
+        """How many entries are in flight or unknown, whoever owns them: one cheap read
+        (what the ``qmtl_journal_unresolved`` gauge exports at each scrape)."""
+        self.flush()
+        return self._unresolved_count()
+
+    # --- what a backend implements -------------------------------------------------
+
+    @abstractmethod
+    def _get(self, client_order_id: str) -> JournalEntry | None: ...
+
+    @abstractmethod
+    def _entries(self, state: EntryState | None) -> list[JournalEntry]: ...
+
+    @abstractmethod
+    def _events(self, after: str | None, limit: int) -> list[JournalEvent]: ...
+
+    @abstractmethod
+    def _claim(
+        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
+    ) -> Claim:
+        """One atomic claim attempt; writes nothing when the id or key is held."""
+
+    @abstractmethod
+    def _store_outcomes(self, outcomes: list[Outcome]) -> None:
+        """Store ``outcomes`` in their order (one transaction or round trip if it can)."""
+
+    @abstractmethod
+    def _observe(self, ack: OrderAck) -> None: ...
+
+    @abstractmethod
+    def _adopt(self, client_order_id: str, previous_owner: str) -> bool: ...
+
+    @abstractmethod
+    def _unresolved_count(self) -> int: ...
 
     # --- ownership and reconciliation ----------------------------------------------
 
     @abstractmethod
     def _unresolved(self, connector: str | None) -> list[tuple[JournalEntry, bool]]:
         """Unresolved entries (of ``connector`` if given), each with "its owner is gone"."""
-
-    @abstractmethod
-    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
-        """Take over an unresolved entry from ``previous_owner``; False if someone else did."""
 
     @abstractmethod
     def _renew_lease(self, seconds: float) -> None: ...
@@ -136,6 +207,7 @@ class OrderJournal(ABC):
     def reclaimable(self, connector: str | None = None) -> list[JournalEntry]:
         """Unresolved entries this process may reconcile: its own that no thread is
         sending right now, and those whose owner is gone. Never a live peer's."""
+        self.flush()
         with self._sending_lock:
             sending = set(self._sending)
         return [
@@ -146,12 +218,8 @@ class OrderJournal(ABC):
 
     def unresolved(self) -> list[JournalEntry]:
         """Every in-flight or unknown entry, whoever owns it."""
+        self.flush()
         return [entry for entry, _ in self._unresolved(None)]
-
-    @abstractmethod
-    def unresolved_count(self) -> int:
-        """How many entries are in flight or unknown, whoever owns them: one cheap read
-        (what the ``qmtl_journal_unresolved`` gauge exports at each scrape)."""
 
     def first_send(self, connector: str) -> bool:
         """True once per connector: the moment to reconcile before the first order."""
@@ -181,11 +249,13 @@ class OrderJournal(ABC):
     # --- lifetime --------------------------------------------------------------------
 
     def close(self) -> None:
-        """Stop renewing the lease, give it up (peers may reconcile what is left) and
-        close the store. Safe to call twice."""
+        """Store the outcomes still on their way, stop renewing the lease, give it up
+        (peers may reconcile what is left) and close the store. Safe to call twice."""
         if self._stop.is_set():
             return
         self._stop.set()
+        if self._writer is not None:
+            self._writer.close()
         if self._renewer is not None and self._renewer.is_alive():
             self._renewer.join()
         try:

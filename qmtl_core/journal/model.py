@@ -85,6 +85,17 @@ class JournalEvent:
 
 
 @dataclass(frozen=True)
+class Outcome:
+    """What the send path learned about a claimed order, to be stored on its entry."""
+
+    client_order_id: str
+    state: EntryState
+    ack: OrderAck | None
+    reason: str
+    time: float
+
+
+@dataclass(frozen=True)
 class Claim:
     """The answer to a claim: ``fresh`` when this caller now owns the intent, else the
     entry that already holds the ``client_order_id`` or the content key."""

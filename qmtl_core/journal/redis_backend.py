@@ -3,7 +3,9 @@
 Each transition is one Lua script, so it is atomic on the server: the claim checks the
 ``client_order_id`` and takes the content key with ``SET NX PX`` (the key's TTL is the
 duplicate window), writes the entry and appends the event to a Stream in one step; an
-outcome updates the entry and appends its event the same way. A journal needs the
+outcome updates the entry and appends its event the same way (the journal's writer
+thread sends the outcomes, off the order path, a batch in one pipelined round trip).
+A journal needs the
 server to persist every write before it answers (``appendonly yes``, ``appendfsync
 always``). Every key shares the hash tag ``{journal}``, so on a cluster they live in
 one slot.
@@ -21,6 +23,7 @@ from qmtl_core.journal.model import (
     EntryState,
     JournalEntry,
     JournalEvent,
+    Outcome,
     ack_from_json,
     ack_to_json,
     host_identity,
@@ -158,17 +161,17 @@ class RedisJournal(OrderJournal):
     """The journal on a Redis server (``redis://host:port/db``)."""
 
     def __init__(self, state: StateURL) -> None:
-        super().__init__(state.url, renew_lease=True)
+        super().__init__(state.url, renew_lease=True, background_outcomes=True)
         self._redis: redis.Redis = open_redis(state)
-        self._claim = self._redis.register_script(_CLAIM)
-        self._record = self._redis.register_script(_RECORD)
-        self._observe = self._redis.register_script(_OBSERVE)
-        self._adopt = self._redis.register_script(_ADOPT)
+        self._claim_script = self._redis.register_script(_CLAIM)
+        self._record_script = self._redis.register_script(_RECORD)
+        self._observe_script = self._redis.register_script(_OBSERVE)
+        self._adopt_script = self._redis.register_script(_ADOPT)
         self._start()
 
     # --- reading -------------------------------------------------------------------
 
-    def get(self, client_order_id: str) -> JournalEntry | None:
+    def _get(self, client_order_id: str) -> JournalEntry | None:
         found = self._redis.hgetall(PREFIX + "e:" + client_order_id)
         return _entry(found) if found else None
 
@@ -178,14 +181,13 @@ class RedisJournal(OrderJournal):
             pipe.hgetall(PREFIX + "e:" + _text(coid))
         return [_entry(found) for found in pipe.execute() if found]
 
-    def entries(self, state: str | None = None) -> list[JournalEntry]:
+    def _entries(self, state: EntryState | None) -> list[JournalEntry]:
         found = self._load(self._redis.zrange(PREFIX + "all", 0, -1))
         if state is None:
             return found
-        wanted = EntryState(state).value
-        return [entry for entry in found if entry.state == wanted]
+        return [entry for entry in found if entry.state == state.value]
 
-    def events(self, after: str | None = None, limit: int = 1000) -> list[JournalEvent]:
+    def _events(self, after: str | None, limit: int) -> list[JournalEvent]:
         start = "-" if after is None else f"({after}"
         out = []
         for event_id, fields in (
@@ -209,17 +211,12 @@ class RedisJournal(OrderJournal):
 
     # --- the send path -----------------------------------------------------------------
 
-    def claim(
-        self,
-        order: Order,
-        *,
-        connector: str,
-        key: str | None = None,
-        key_ttl: float | None = None,
+    def _claim(
+        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
-        answer = self._claim(
+        answer = self._claim_script(
             keys=[PREFIX + "e:" + coid, PREFIX + "unresolved", PREFIX + "all", PREFIX + "events"],
             args=[
                 coid,
@@ -250,33 +247,37 @@ class RedisJournal(OrderJournal):
             ),
         )
 
-    def record(
-        self,
-        client_order_id: str,
-        state: EntryState,
-        *,
-        ack: OrderAck | None = None,
-        reason: str = "",
-    ) -> None:
-        self._record(
-            keys=[PREFIX + "e:" + client_order_id, PREFIX + "unresolved", PREFIX + "events"],
+    def _store_outcomes(self, outcomes: list[Outcome]) -> None:
+        if len(outcomes) == 1:
+            self._store_outcome(outcomes[0], self._redis)
+            return
+        pipe = self._redis.pipeline(transaction=False)  # one round trip for the batch
+        for outcome in outcomes:
+            self._store_outcome(outcome, pipe)
+        pipe.execute()
+
+    def _store_outcome(self, outcome: Outcome, client: redis.Redis) -> None:
+        coid, ack = outcome.client_order_id, outcome.ack
+        self._record_script(
+            keys=[PREFIX + "e:" + coid, PREFIX + "unresolved", PREFIX + "events"],
             args=[
-                client_order_id,
-                state.value,
+                coid,
+                outcome.state.value,
                 ack_to_json(ack) if ack else "",
                 ack.status.value if ack else "",
                 ack.id if ack else "",
                 _seen(ack) if ack else "",
-                reason,
-                repr(time.time()),
+                outcome.reason,
+                repr(outcome.time),
                 PREFIX,
                 STREAM_MAXLEN,
             ],
+            client=client,
         )
 
-    def observe(self, ack: OrderAck) -> None:
+    def _observe(self, ack: OrderAck) -> None:
         coid = ack.client_order_id
-        self._observe(
+        self._observe_script(
             keys=[PREFIX + "e:" + coid, PREFIX + "unresolved", PREFIX + "events"],
             args=[
                 coid,
@@ -312,12 +313,14 @@ class RedisJournal(OrderJournal):
             out.append((entry, gone))
         return out
 
-    def unresolved_count(self) -> int:
+    def _unresolved_count(self) -> int:
         return int(self._redis.scard(PREFIX + "unresolved"))
 
-    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
+    def _adopt(self, client_order_id: str, previous_owner: str) -> bool:
         return bool(
-            self._adopt(keys=[PREFIX + "e:" + client_order_id], args=[previous_owner, self.owner])
+            self._adopt_script(
+                keys=[PREFIX + "e:" + client_order_id], args=[previous_owner, self.owner]
+            )
         )
 
     def _renew_lease(self, seconds: float) -> None:

@@ -1,19 +1,24 @@
 """The SQLite journal: one local file shared by every process of the machine (or, for
 ``memory://``, a private in-memory database).
 
-Claims run in ``BEGIN IMMEDIATE`` transactions, so two processes never both see an id
-as free; the unique keys (``client_order_id``, the content key with ``INSERT OR
-IGNORE``) make the second claimant a duplicate. A claim commits on a connection with
-``synchronous=FULL``: it is on disk before the order leaves. Outcomes commit on a
-second connection with ``synchronous=NORMAL`` (no fsync of their own): a process crash
-cannot lose them (the write already reached the OS), the next claim's fsync carries
-them to disk, and should a power cut lose one, the entry is still in flight and
-reconciliation finds the answer at the venue. That keeps the journal at one fsync per
-order.
+Claims are write transactions (the write lock taken at their start), so two processes
+never both see an id as free; the unique keys (``client_order_id``, the content key
+with ``INSERT OR IGNORE``) make the second claimant a duplicate. A claim commits on a
+connection with ``synchronous=FULL``: it is on disk before the order leaves. Outcomes
+are stored by the journal's writer thread, off the order path (see
+:mod:`qmtl_core.journal.writer`), on a second connection with ``synchronous=NORMAL``
+(no fsync of their own): once stored, a process crash cannot lose them (the write
+already reached the OS), the next claim's fsync carries them to disk, and should a
+power cut lose one, the entry is still in flight and reconciliation finds the answer
+at the venue. That keeps the journal at one fsync per order, and the order path at
+one write.
 
 What a claim writes is kept small, because every page a commit touches is written to
 the WAL and flushed by the fsync: the entry (its row and primary key), one row of a
-partial index that holds only unresolved entries, and the event row.
+partial index that holds only unresolved entries, and the event row. Events are written
+by triggers on the entries table, so a claim or an outcome without a content key is one
+statement: SQLite runs it as its own write transaction (the write lock taken at its
+start, as ``BEGIN IMMEDIATE`` would), with no round of ``BEGIN``/``COMMIT`` calls.
 """
 
 # The SQL below is built only from this module's constants; values are always bound.
@@ -38,6 +43,7 @@ from qmtl_core.journal.model import (
     EntryState,
     JournalEntry,
     JournalEvent,
+    Outcome,
     ack_from_json,
     ack_to_json,
     host_identity,
@@ -49,7 +55,11 @@ from qmtl_core.orders import Order, OrderAck
 from qmtl_core.state import open_sqlite
 
 _UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
+_EVENT_COLUMNS = "time, client_order_id, state, connector, owner, status, venue_id, reason"
+# Every change of an entry's ``updated`` (a claim, an outcome, a later status) is a
+# transition, and the triggers below log it as an event: the writers never do.
 # Old files had indexes on ``state`` and ``created``: each cost a page write per commit.
+# Statements are separated by a blank line (a trigger body holds semicolons).
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS qmtl_journal_entries (
     client_order_id TEXT PRIMARY KEY,
@@ -63,15 +73,20 @@ CREATE TABLE IF NOT EXISTS qmtl_journal_entries (
     updated REAL NOT NULL,
     reason TEXT NOT NULL DEFAULT ''
 );
+
 DROP INDEX IF EXISTS qmtl_journal_by_state;
+
 DROP INDEX IF EXISTS qmtl_journal_by_created;
+
 CREATE INDEX IF NOT EXISTS qmtl_journal_unresolved ON qmtl_journal_entries (state)
     WHERE state IN {_UNRESOLVED_SQL};
+
 CREATE TABLE IF NOT EXISTS qmtl_journal_keys (
     dup_key TEXT PRIMARY KEY,
     client_order_id TEXT NOT NULL,
     expires REAL NOT NULL
 );
+
 CREATE TABLE IF NOT EXISTS qmtl_journal_events (
     id INTEGER PRIMARY KEY,
     time REAL NOT NULL,
@@ -83,12 +98,28 @@ CREATE TABLE IF NOT EXISTS qmtl_journal_events (
     venue_id TEXT NOT NULL DEFAULT '',
     reason TEXT NOT NULL DEFAULT ''
 );
+
 CREATE TABLE IF NOT EXISTS qmtl_journal_owners (
     owner TEXT PRIMARY KEY,
     host TEXT NOT NULL,
     pid INTEGER NOT NULL,
     expires REAL NOT NULL
 );
+
+CREATE TRIGGER IF NOT EXISTS qmtl_journal_event_on_claim
+AFTER INSERT ON qmtl_journal_entries BEGIN
+    INSERT INTO qmtl_journal_events ({_EVENT_COLUMNS})
+    VALUES (NEW.updated, NEW.client_order_id, NEW.state, NEW.connector, NEW.owner, '', '',
+            NEW.reason);
+END;
+
+CREATE TRIGGER IF NOT EXISTS qmtl_journal_event_on_change
+AFTER UPDATE OF updated ON qmtl_journal_entries BEGIN
+    INSERT INTO qmtl_journal_events ({_EVENT_COLUMNS})
+    VALUES (NEW.updated, NEW.client_order_id, NEW.state, NEW.connector, NEW.owner,
+            COALESCE(json_extract(NEW.ack_json, '$.status'), ''),
+            COALESCE(json_extract(NEW.ack_json, '$.id'), ''), NEW.reason);
+END;
 """
 _ENTRY_COLUMNS = (
     "client_order_id, state, order_json, ack_json, connector, owner, dup_key, created, "
@@ -106,6 +137,14 @@ ON CONFLICT (client_order_id) DO UPDATE SET
     created = excluded.created, updated = excluded.updated, reason = ''
 WHERE state = '{EntryState.NOT_PLACED.value}'
 """
+_RECORD = (
+    "UPDATE qmtl_journal_entries SET state = ?, ack_json = COALESCE(?, ack_json), "
+    "updated = ?, reason = ? WHERE client_order_id = ?"
+)
+_FREE_KEY = (
+    "DELETE FROM qmtl_journal_keys WHERE client_order_id = ?1 AND dup_key = "
+    "(SELECT dup_key FROM qmtl_journal_entries WHERE client_order_id = ?1)"
+)
 
 
 def _entry(row: tuple[Any, ...]) -> JournalEntry:
@@ -146,7 +185,8 @@ class SqliteJournal(OrderJournal):
     """The journal in a SQLite database: a file (``sqlite:///...``) or memory."""
 
     def __init__(self, url: str, path: Path | None) -> None:
-        super().__init__(url, renew_lease=path is not None)
+        on_disk = path is not None
+        super().__init__(url, renew_lease=on_disk, background_outcomes=on_disk)
         self._memory = path is None
         if path is None:
             self._conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
@@ -158,7 +198,7 @@ class SqliteJournal(OrderJournal):
         self._lock = threading.Lock()
         self._claims = 0
         with self._transaction(durable=True) as cur:
-            for statement in _SCHEMA.split(";"):
+            for statement in _SCHEMA.split("\n\n"):
                 if statement.strip():
                     cur.execute(statement)
         self._start()
@@ -180,29 +220,16 @@ class SqliteJournal(OrderJournal):
         with self._lock:
             return self._conn.execute(sql, args).fetchall()
 
-    @staticmethod
-    def _event(
-        cur: sqlite3.Cursor, coid: str, now: float, ack: OrderAck | None = None, reason: str = ""
-    ) -> None:
-        """Log the transition the entry of ``coid`` just made (its state, connector and
-        owner are read from the entry in the same statement)."""
-        cur.execute(
-            "INSERT INTO qmtl_journal_events (time, client_order_id, state, connector, owner, "
-            "status, venue_id, reason) SELECT ?, client_order_id, state, connector, owner, ?, ?, ? "
-            "FROM qmtl_journal_entries WHERE client_order_id = ?",
-            (now, ack.status.value if ack else "", ack.id if ack else "", reason, coid),
-        )
-
     # --- reading -------------------------------------------------------------------
 
-    def get(self, client_order_id: str) -> JournalEntry | None:
+    def _get(self, client_order_id: str) -> JournalEntry | None:
         rows = self._read(
             f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE client_order_id = ?",
             (client_order_id,),
         )
         return _entry(rows[0]) if rows else None
 
-    def entries(self, state: str | None = None) -> list[JournalEntry]:
+    def _entries(self, state: EntryState | None) -> list[JournalEntry]:
         if state is None:
             rows = self._read(
                 f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries ORDER BY created, rowid"
@@ -211,39 +238,37 @@ class SqliteJournal(OrderJournal):
             rows = self._read(
                 f"SELECT {_ENTRY_COLUMNS} FROM qmtl_journal_entries WHERE state = ? "
                 "ORDER BY created, rowid",
-                (EntryState(state).value,),
+                (state.value,),
             )
         return [_entry(row) for row in rows]
 
-    def events(self, after: str | None = None, limit: int = 1000) -> list[JournalEvent]:
+    def _events(self, after: str | None, limit: int) -> list[JournalEvent]:
         rows = self._read(
-            "SELECT id, time, client_order_id, state, connector, owner, status, venue_id, reason "
-            "FROM qmtl_journal_events WHERE id > ? ORDER BY id LIMIT ?",
+            f"SELECT id, {_EVENT_COLUMNS} FROM qmtl_journal_events "
+            "WHERE id > ? ORDER BY id LIMIT ?",
             (int(after) if after else 0, limit),
         )
         return [JournalEvent(str(row[0]), *row[1:]) for row in rows]
 
     # --- the send path -----------------------------------------------------------------
 
-    def claim(
-        self,
-        order: Order,
-        *,
-        connector: str,
-        key: str | None = None,
-        key_ttl: float | None = None,
+    def _claim(
+        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
+        row = (coid, order_to_json(order), connector, self.owner, key, now)
         try:
-            with self._transaction(durable=True) as cur:
-                cur.execute(_CLAIM, (coid, order_to_json(order), connector, self.owner, key, now))
-                if cur.rowcount == 0:  # the id is held (in any state but not_placed)
-                    raise _Held(_find(cur, "?", coid))
-                if key is not None:
+            if key is None:  # one statement: its own durable write transaction
+                with self._lock:
+                    if self._conn.execute(_CLAIM, row).rowcount == 0:  # the id is held
+                        raise _Held(_find(self._conn.cursor(), "?", coid))
+            else:
+                with self._transaction(durable=True) as cur:
+                    if cur.execute(_CLAIM, row).rowcount == 0:
+                        raise _Held(_find(cur, "?", coid))
                     self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
-                self._event(cur, coid, now)
-        except _Held as held:  # rolled back: nothing of this claim stays
+        except _Held as held:  # rolled back (or never written): nothing of this claim stays
             return Claim(False, held.entry)
         self._claims += 1
         if self._claims % _PRUNE_EVERY == 0:
@@ -276,32 +301,21 @@ class SqliteJournal(OrderJournal):
             (coid, expires, key),
         )
 
-    def record(
-        self,
-        client_order_id: str,
-        state: EntryState,
-        *,
-        ack: OrderAck | None = None,
-        reason: str = "",
-    ) -> None:
-        now = time.time()
+    def _store_outcomes(self, outcomes: list[Outcome]) -> None:
+        updates = [
+            (o.state.value, o.ack and ack_to_json(o.ack), o.time, o.reason, o.client_order_id)
+            for o in outcomes
+        ]
+        freed = [(o.client_order_id,) for o in outcomes if o.state is EntryState.NOT_PLACED]
+        if len(updates) == 1 and not freed:  # one statement: its own transaction
+            with self._lock:
+                self._outcomes.execute(_RECORD, updates[0])
+            return
         with self._transaction(durable=False) as cur:
-            cur.execute(
-                "UPDATE qmtl_journal_entries SET state = ?, ack_json = COALESCE(?, ack_json), "
-                "updated = ?, reason = ? WHERE client_order_id = ?",
-                (state.value, ack and ack_to_json(ack), now, reason, client_order_id),
-            )
-            if cur.rowcount == 0:
-                return
-            if state is EntryState.NOT_PLACED:  # free its content key, if it holds one
-                cur.execute(
-                    "DELETE FROM qmtl_journal_keys WHERE client_order_id = ?1 AND dup_key = "
-                    "(SELECT dup_key FROM qmtl_journal_entries WHERE client_order_id = ?1)",
-                    (client_order_id,),
-                )
-            self._event(cur, client_order_id, now, ack, reason)
+            cur.executemany(_RECORD, updates)
+            cur.executemany(_FREE_KEY, freed)  # a not_placed entry's content key, if any
 
-    def observe(self, ack: OrderAck) -> None:
+    def _observe(self, ack: OrderAck) -> None:
         with self._transaction(durable=False) as cur:
             row = cur.execute(
                 "SELECT state, ack_json FROM qmtl_journal_entries WHERE client_order_id = ?",
@@ -319,11 +333,10 @@ class SqliteJournal(OrderJournal):
                 return
             now = time.time()
             cur.execute(
-                "UPDATE qmtl_journal_entries SET state = ?, ack_json = ?, updated = ? "
-                "WHERE client_order_id = ?",
+                "UPDATE qmtl_journal_entries SET state = ?, ack_json = ?, updated = ?, "
+                "reason = '' WHERE client_order_id = ?",
                 (EntryState.ACKNOWLEDGED.value, ack_to_json(ack), now, ack.client_order_id),
             )
-            self._event(cur, ack.client_order_id, now, ack)
 
     # --- ownership -------------------------------------------------------------------
 
@@ -346,13 +359,13 @@ class SqliteJournal(OrderJournal):
             out.append((_entry(row[:10]), gone))
         return out
 
-    def unresolved_count(self) -> int:
+    def _unresolved_count(self) -> int:
         rows = self._read(  # answered from the partial index alone
             f"SELECT count(*) FROM qmtl_journal_entries WHERE state IN {_UNRESOLVED_SQL}"
         )
         return int(rows[0][0])
 
-    def adopt(self, client_order_id: str, previous_owner: str) -> bool:
+    def _adopt(self, client_order_id: str, previous_owner: str) -> bool:
         with self._transaction(durable=False) as cur:
             cur.execute(
                 "UPDATE qmtl_journal_entries SET owner = ? WHERE client_order_id = ? "

@@ -35,6 +35,9 @@ WS_START_TIMEOUT_SECONDS: float = 30.0
 #: How long an order journal's owner stays alive without renewing its lease; a
 #: background thread renews it every third of this while the journal is open.
 JOURNAL_LEASE_SECONDS: float = 15.0
+#: How long a recorded outcome waits for the next claim of its process to carry it to
+#: the store (one write for both); then the journal's writer thread stores it alone.
+JOURNAL_OUTCOME_LINGER_SECONDS: float = 0.005
 #: Reconciliation concludes "not placed" from a lookup that finds nothing only for an
 #: entry untouched this long: a request of a crashed sender may still be on its way.
 RECONCILE_SETTLE_SECONDS: float = 10.0

@@ -165,6 +165,29 @@ def test_a_not_placed_outcome_frees_the_id_at_once_for_this_process(
     assert journal.claim(order("np"), connector="Http").fresh
 
 
+def test_the_next_claim_carries_the_outcomes_recorded_before_it(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One write for the claim and the queued outcomes, whatever the claim's answer."""
+    if url == "memory://":
+        pytest.skip("a memory journal stores outcomes at once")
+    monkeypatch.setattr(runtime, "JOURNAL_OUTCOME_LINGER_SECONDS", 60.0)  # no writer help
+    with open_journal(url) as mine, open_journal(url) as peer:
+        mine.claim(order("a"), connector="Http")
+        mine.record("a", EntryState.ACKNOWLEDGED, ack=ack("a"))
+        assert mine.claim(order("b"), connector="Http").fresh
+        carried = peer.get("a")
+        assert carried is not None and carried.state == "acknowledged"
+        mine.record("b", EntryState.ACKNOWLEDGED, ack=ack("b"))
+        again = mine.claim(order("b"), connector="Http")  # held: stores the outcome all the same
+        assert not again.fresh and again.entry.ack is not None
+        carried = peer.get("b")
+        assert carried is not None and carried.state == "acknowledged"
+        assert [e.state for e in peer.events()] == [
+            "in_flight", "acknowledged", "in_flight", "acknowledged"
+        ]  # fmt: skip
+
+
 def test_a_peer_sees_an_outcome_though_its_writer_never_reads_or_closes(url: str) -> None:
     """Outcomes are stored off the order path, but promptly and by themselves."""
     if url == "memory://":

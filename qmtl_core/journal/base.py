@@ -5,10 +5,11 @@ renewed by a background thread while the journal is open, so peers can tell a li
 owner's in-flight order (which may not have reached the venue yet: hands off) from one
 whose owner is gone (reconcile it).
 
-A journal on disk or on a server stores outcomes through an
-:class:`~qmtl_core.journal.writer.OutcomeWriter`, off the order path; every read and
-every later write of this process waits for the outcomes recorded before it
-(:meth:`OrderJournal.flush`), so the process always reads what it recorded.
+A journal on disk or on a server stores outcomes off the order path, through an
+:class:`~qmtl_core.journal.writer.OutcomeWriter`: with the process's next claim, or
+by the writer's thread soon after. Every read of this process waits for the outcomes
+recorded before it (:meth:`OrderJournal.flush`), so the process always reads what it
+recorded.
 """
 
 from __future__ import annotations
@@ -118,13 +119,14 @@ class OrderJournal(ABC):
         """Durably record ``order`` as in flight, unless its ``client_order_id`` (or the
         content ``key`` within ``key_ttl`` seconds) is already held; atomic across
         processes. An id whose entry is ``not_placed`` may be claimed again."""
-        claim = self._claim(order, connector=connector, key=key, key_ttl=key_ttl)
-        if claim.fresh or self._writer is None:
-            return claim
-        # Held: an outcome of this process still on its way (a not_placed that frees the
-        # id, the ack to answer with) decides; claiming again writes nothing if held.
-        self._writer.flush()
-        return self._claim(order, connector=connector, key=key, key_ttl=key_ttl)
+        if self._writer is None:
+            return self._claim(order, connector=connector, key=key, key_ttl=key_ttl, outcomes=[])
+        # The outcomes this process recorded ride with the claim: one write for all, and
+        # stored before the claim looks at the id (a not_placed one frees it).
+        with self._writer.taken() as outcomes:
+            return self._claim(
+                order, connector=connector, key=key, key_ttl=key_ttl, outcomes=outcomes
+            )
 
     def record(
         self,
@@ -172,9 +174,16 @@ class OrderJournal(ABC):
 
     @abstractmethod
     def _claim(
-        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
+        self,
+        order: Order,
+        *,
+        connector: str,
+        key: str | None,
+        key_ttl: float | None,
+        outcomes: list[Outcome],
     ) -> Claim:
-        """One atomic claim attempt; writes nothing when the id or key is held."""
+        """Store ``outcomes`` (whatever the claim's answer), then claim atomically: the
+        claim writes nothing when the id or key is held."""
 
     @abstractmethod
     def _store_outcomes(self, outcomes: list[Outcome]) -> None:

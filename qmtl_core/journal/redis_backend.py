@@ -3,8 +3,9 @@
 Each transition is one Lua script, so it is atomic on the server: the claim checks the
 ``client_order_id`` and takes the content key with ``SET NX PX`` (the key's TTL is the
 duplicate window), writes the entry and appends the event to a Stream in one step; an
-outcome updates the entry and appends its event the same way (the journal's writer
-thread sends the outcomes, off the order path, a batch in one pipelined round trip).
+outcome updates the entry and appends its event the same way. Outcomes are stored off
+the order path: the process's next claim carries them in its own script call, or the
+journal's writer thread sends them soon after, a batch in one call.
 A journal needs the
 server to persist every write before it answers (``appendonly yes``, ``appendfsync
 always``). Every key shares the hash tag ``{journal}``, so on a cluster they live in
@@ -49,11 +50,46 @@ local function event(stream, maxlen, coid, state, connector, owner, status, venu
 end
 """
 
+# Outcomes come in groups of 8 ARGV from ``first``: coid, state, ack ('' keep), status,
+# venue id, seen, reason, now.
+_RECORDS = """
+local function record(prefix, maxlen, coid, state, ack, status, venue, seen, reason, now)
+  local entry = prefix .. 'e:' .. coid
+  local f = redis.call('HMGET', entry, 'connector', 'owner', 'key')
+  if not f[1] then return end
+  if ack ~= '' then
+    redis.call('HSET', entry, 'state', state, 'updated', now, 'reason', reason, 'ack', ack,
+      'seen', seen)
+  else
+    redis.call('HSET', entry, 'state', state, 'updated', now, 'reason', reason)
+  end
+  if state == 'in_flight' or state == 'unknown' then
+    redis.call('SADD', prefix .. 'unresolved', coid)
+  else
+    redis.call('SREM', prefix .. 'unresolved', coid)
+  end
+  if state == 'not_placed' and f[3] ~= '' then
+    local key = prefix .. 'k:' .. f[3]
+    if redis.call('GET', key) == coid then redis.call('DEL', key) end
+  end
+  event(prefix .. 'events', maxlen, coid, state, f[1], f[2], status, venue, reason, now)
+end
+local function records(prefix, maxlen, first)
+  for i = first, #ARGV, 8 do
+    record(prefix, maxlen, ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4],
+      ARGV[i + 5], ARGV[i + 6], ARGV[i + 7])
+  end
+end
+"""
+
 # KEYS: entry, unresolved, all, events
-# ARGV: coid, order, connector, owner, dup key ('' none), ttl ms, now, prefix, maxlen
+# ARGV: coid, order, connector, owner, dup key ('' none), ttl ms, now, prefix, maxlen,
+# then the outcomes to store first (whatever the claim's answer)
 _CLAIM = (
     _EVENT
+    + _RECORDS
     + """
+records(ARGV[8], ARGV[9], 10)
 local state = redis.call('HGET', KEYS[1], 'state')
 if state and state ~= 'not_placed' then
   return {0, redis.call('HGETALL', KEYS[1])}
@@ -78,32 +114,8 @@ return {1}
 """
 )
 
-# KEYS: entry, unresolved, events
-# ARGV: coid, state, ack ('' keep), status, venue id, seen, reason, now, prefix, maxlen
-_RECORD = (
-    _EVENT
-    + """
-local f = redis.call('HMGET', KEYS[1], 'connector', 'owner', 'key')
-if not f[1] then return 0 end
-if ARGV[3] ~= '' then
-  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', ARGV[8], 'reason', ARGV[7],
-    'ack', ARGV[3], 'seen', ARGV[6])
-else
-  redis.call('HSET', KEYS[1], 'state', ARGV[2], 'updated', ARGV[8], 'reason', ARGV[7])
-end
-if ARGV[2] == 'in_flight' or ARGV[2] == 'unknown' then
-  redis.call('SADD', KEYS[2], ARGV[1])
-else
-  redis.call('SREM', KEYS[2], ARGV[1])
-end
-if ARGV[2] == 'not_placed' and f[3] ~= '' then
-  local key = ARGV[9] .. 'k:' .. f[3]
-  if redis.call('GET', key) == ARGV[1] then redis.call('DEL', key) end
-end
-event(KEYS[3], ARGV[10], ARGV[1], ARGV[2], f[1], f[2], ARGV[4], ARGV[5], ARGV[7], ARGV[8])
-return 1
-"""
-)
+# ARGV: prefix, maxlen, then the outcomes
+_RECORD = _EVENT + _RECORDS + "records(ARGV[1], ARGV[2], 3)\n"
 
 # KEYS: entry, unresolved, events
 # ARGV: coid, ack, status, venue id, seen, now, maxlen
@@ -155,6 +167,24 @@ def _entry(flat: list[Any] | dict[Any, Any]) -> JournalEntry:
 
 def _seen(ack: OrderAck) -> str:
     return f"{ack.status.value}|{ack.filled_quantity}"
+
+
+def _outcome_args(outcomes: list[Outcome]) -> list[str]:
+    """``outcomes`` as the ARGV groups of :data:`_RECORDS`."""
+    args: list[str] = []
+    for outcome in outcomes:
+        ack = outcome.ack
+        args += (
+            outcome.client_order_id,
+            outcome.state.value,
+            ack_to_json(ack) if ack else "",
+            ack.status.value if ack else "",
+            ack.id if ack else "",
+            _seen(ack) if ack else "",
+            outcome.reason,
+            repr(outcome.time),
+        )
+    return args
 
 
 class RedisJournal(OrderJournal):
@@ -212,7 +242,13 @@ class RedisJournal(OrderJournal):
     # --- the send path -----------------------------------------------------------------
 
     def _claim(
-        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
+        self,
+        order: Order,
+        *,
+        connector: str,
+        key: str | None,
+        key_ttl: float | None,
+        outcomes: list[Outcome],
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
@@ -228,6 +264,7 @@ class RedisJournal(OrderJournal):
                 repr(now),
                 PREFIX,
                 STREAM_MAXLEN,
+                *_outcome_args(outcomes),
             ],
         )
         if int(answer[0]) == 0:
@@ -248,32 +285,7 @@ class RedisJournal(OrderJournal):
         )
 
     def _store_outcomes(self, outcomes: list[Outcome]) -> None:
-        if len(outcomes) == 1:
-            self._store_outcome(outcomes[0], self._redis)
-            return
-        pipe = self._redis.pipeline(transaction=False)  # one round trip for the batch
-        for outcome in outcomes:
-            self._store_outcome(outcome, pipe)
-        pipe.execute()
-
-    def _store_outcome(self, outcome: Outcome, client: redis.Redis) -> None:
-        coid, ack = outcome.client_order_id, outcome.ack
-        self._record_script(
-            keys=[PREFIX + "e:" + coid, PREFIX + "unresolved", PREFIX + "events"],
-            args=[
-                coid,
-                outcome.state.value,
-                ack_to_json(ack) if ack else "",
-                ack.status.value if ack else "",
-                ack.id if ack else "",
-                _seen(ack) if ack else "",
-                outcome.reason,
-                repr(outcome.time),
-                PREFIX,
-                STREAM_MAXLEN,
-            ],
-            client=client,
-        )
+        self._record_script(args=[PREFIX, STREAM_MAXLEN, *_outcome_args(outcomes)])
 
     def _observe(self, ack: OrderAck) -> None:
         coid = ack.client_order_id

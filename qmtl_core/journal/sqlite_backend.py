@@ -5,13 +5,13 @@ Claims are write transactions (the write lock taken at their start), so two proc
 never both see an id as free; the unique keys (``client_order_id``, the content key
 with ``INSERT OR IGNORE``) make the second claimant a duplicate. A claim commits on a
 connection with ``synchronous=FULL``: it is on disk before the order leaves. Outcomes
-are stored by the journal's writer thread, off the order path (see
-:mod:`qmtl_core.journal.writer`), on a second connection with ``synchronous=NORMAL``
-(no fsync of their own): once stored, a process crash cannot lose them (the write
-already reached the OS), the next claim's fsync carries them to disk, and should a
-power cut lose one, the entry is still in flight and reconciliation finds the answer
-at the venue. That keeps the journal at one fsync per order, and the order path at
-one write.
+are stored off the order path (see :mod:`qmtl_core.journal.writer`): in the next
+claim's transaction, or by the writer's thread on a second connection with
+``synchronous=NORMAL`` (no fsync of its own): once stored, a process crash cannot lose
+them (the write already reached the OS), the next claim's fsync carries them to disk,
+and should a power cut lose one, the entry is still in flight and reconciliation finds
+the answer at the venue. That keeps the journal at one fsync per order, and the order
+path at one write.
 
 What a claim writes is kept small, because every page a commit touches is written to
 the WAL and flushed by the fsync: the entry (its row and primary key), one row of a
@@ -172,13 +172,38 @@ def _find(cur: sqlite3.Cursor, coid_sql: str, arg: str) -> JournalEntry | None:
     return None if row is None else _entry(row)
 
 
+def _held(entry: JournalEntry | None) -> JournalEntry:
+    assert entry is not None, "a conflicting claim always has an entry"
+    return entry
+
+
+def _update(outcome: Outcome) -> tuple[Any, ...]:
+    """The parameters of :data:`_RECORD` for ``outcome``."""
+    ack = outcome.ack
+    return (
+        outcome.state.value,
+        ack and ack_to_json(ack),
+        outcome.time,
+        outcome.reason,
+        outcome.client_order_id,
+    )
+
+
+def _write_outcomes(cur: sqlite3.Cursor, outcomes: list[Outcome]) -> None:
+    """Store ``outcomes`` in the transaction of ``cur``; a ``not_placed`` one frees its
+    entry's content key, if it holds one."""
+    cur.executemany(_RECORD, [_update(o) for o in outcomes])
+    freed = [(o.client_order_id,) for o in outcomes if o.state is EntryState.NOT_PLACED]
+    if freed:
+        cur.executemany(_FREE_KEY, freed)
+
+
 class _Held(Exception):
     """Raised inside a claim's transaction to roll it back: ``entry`` holds the intent."""
 
     def __init__(self, entry: JournalEntry | None) -> None:
         super().__init__(entry)
-        assert entry is not None, "a conflicting claim always has an entry"
-        self.entry = entry
+        self.entry = _held(entry)
 
 
 class SqliteJournal(OrderJournal):
@@ -253,23 +278,33 @@ class SqliteJournal(OrderJournal):
     # --- the send path -----------------------------------------------------------------
 
     def _claim(
-        self, order: Order, *, connector: str, key: str | None, key_ttl: float | None
+        self,
+        order: Order,
+        *,
+        connector: str,
+        key: str | None,
+        key_ttl: float | None,
+        outcomes: list[Outcome],
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
         row = (coid, order_to_json(order), connector, self.owner, key, now)
-        try:
-            if key is None:  # one statement: its own durable write transaction
-                with self._lock:
-                    if self._conn.execute(_CLAIM, row).rowcount == 0:  # the id is held
-                        raise _Held(_find(self._conn.cursor(), "?", coid))
-            else:
-                with self._transaction(durable=True) as cur:
+        if key is None and not outcomes:  # one statement: its own durable transaction
+            with self._lock:
+                if self._conn.execute(_CLAIM, row).rowcount == 0:  # the id is held
+                    return Claim(False, _held(_find(self._conn.cursor(), "?", coid)))
+        else:
+            with self._transaction(durable=True) as cur:
+                _write_outcomes(cur, outcomes)
+                cur.execute("SAVEPOINT qmtl_claim")
+                try:
                     if cur.execute(_CLAIM, row).rowcount == 0:
                         raise _Held(_find(cur, "?", coid))
-                    self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
-        except _Held as held:  # rolled back (or never written): nothing of this claim stays
-            return Claim(False, held.entry)
+                    if key is not None:
+                        self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
+                except _Held as held:  # nothing of this claim stays; the outcomes do
+                    cur.execute("ROLLBACK TO qmtl_claim")
+                    return Claim(False, held.entry)
         self._claims += 1
         if self._claims % _PRUNE_EVERY == 0:
             self._prune()
@@ -302,18 +337,12 @@ class SqliteJournal(OrderJournal):
         )
 
     def _store_outcomes(self, outcomes: list[Outcome]) -> None:
-        updates = [
-            (o.state.value, o.ack and ack_to_json(o.ack), o.time, o.reason, o.client_order_id)
-            for o in outcomes
-        ]
-        freed = [(o.client_order_id,) for o in outcomes if o.state is EntryState.NOT_PLACED]
-        if len(updates) == 1 and not freed:  # one statement: its own transaction
-            with self._lock:
-                self._outcomes.execute(_RECORD, updates[0])
+        if len(outcomes) == 1 and outcomes[0].state is not EntryState.NOT_PLACED:
+            with self._lock:  # one statement: its own transaction
+                self._outcomes.execute(_RECORD, _update(outcomes[0]))
             return
         with self._transaction(durable=False) as cur:
-            cur.executemany(_RECORD, updates)
-            cur.executemany(_FREE_KEY, freed)  # a not_placed entry's content key, if any
+            _write_outcomes(cur, outcomes)
 
     def _observe(self, ack: OrderAck) -> None:
         with self._transaction(durable=False) as cur:

@@ -30,15 +30,21 @@ _OPEN: weakref.WeakSet[OutcomeWriter] = weakref.WeakSet()
 
 class OutcomeWriter:
     """A queue of outcomes, and the thread that stores them with ``store(batch)`` when
-    no claim has carried them."""
+    no claim has carried them. The thread is woken only when there is work for it (an
+    outcome arrives at an empty queue, a reader waits, the journal closes), so a process
+    that keeps trading pays no thread switch per order."""
 
     def __init__(self, store: Callable[[list[Outcome]], None], name: str) -> None:
         self._store = store
         self._queue: list[Outcome] = []
-        self._changed = threading.Condition()
+        self._since: float = 0.0  # when the oldest queued outcome arrived (monotonic)
+        lock = threading.Lock()
+        self._work = threading.Condition(lock)  # the thread waits here
+        self._done = threading.Condition(lock)  # flush() waits here
         self._storing = threading.Lock()  # one batch at a time, so batches stay in order
         self._handed = 0  # outcomes handed over so far
         self._stored = 0  # of which stored (or given up on after a logged failure)
+        self._idle = False  # the thread waits for an outcome
         self._urgent = False  # a reader waits: no lingering
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
@@ -47,45 +53,50 @@ class OutcomeWriter:
 
     def put(self, outcome: Outcome) -> None:
         """Hand ``outcome`` over; it is stored after every outcome handed over before it."""
-        with self._changed:
+        with self._work:
             if self._closing:
                 raise RuntimeError("the order journal is closed")
+            if not self._queue:
+                self._since = time.monotonic()
             self._queue.append(outcome)
             self._handed += 1
-            self._changed.notify_all()
+            if self._idle:
+                self._work.notify()
 
     @contextmanager
     def taken(self) -> Iterator[list[Outcome]]:
         """Take every queued outcome, in order, to store with another write: they count
         as stored when the block ends, and are handed back if it raises."""
         with self._storing:
-            with self._changed:
+            with self._work:
                 batch, self._queue = self._queue, []
             try:
                 yield batch
             except BaseException:
-                with self._changed:
+                with self._work:
                     self._queue[:0] = batch
+                    self._since = time.monotonic()
                 raise
-            with self._changed:
-                self._stored += len(batch)
-                self._changed.notify_all()
+            if batch:
+                with self._done:
+                    self._stored += len(batch)
+                    self._done.notify_all()
 
     def flush(self) -> None:
         """Wait until every outcome handed over before this call is stored."""
-        with self._changed:
+        with self._done:
             target = self._handed
             if self._stored < target:
                 self._urgent = True
-                self._changed.notify_all()
+                self._work.notify()
             while self._stored < target:
-                self._changed.wait()
+                self._done.wait()
 
     def close(self) -> None:
         """Store what is queued, then stop the thread. Safe to call twice."""
-        with self._changed:
+        with self._work:
             self._closing = True
-            self._changed.notify_all()
+            self._work.notify()
         if self._thread is not threading.current_thread():
             self._thread.join()
         _OPEN.discard(self)
@@ -106,21 +117,26 @@ class OutcomeWriter:
                     )
 
     def _wait_for_work(self) -> bool:
-        """Wait for outcomes, then let them linger for a claim to carry; False when
-        closed with nothing left to store."""
-        with self._changed:
-            while not self._queue and not self._closing:
-                self._changed.wait()
-            if not self._queue:
-                return False
-            deadline = time.monotonic() + runtime.JOURNAL_OUTCOME_LINGER_SECONDS
-            while self._queue and not (self._urgent or self._closing):
-                left = deadline - time.monotonic()
+        """Wait until the oldest queued outcome has lingered long enough for a claim to
+        carry it (or a reader waits, or the journal closes); False when closed with
+        nothing left to store."""
+        with self._work:
+            while True:
+                if not self._queue:
+                    if self._closing:
+                        return False
+                    self._urgent = False  # what a reader waited for was carried by a claim
+                    self._idle = True
+                    self._work.wait()
+                    self._idle = False
+                    continue
+                if self._urgent or self._closing:
+                    self._urgent = False
+                    return True
+                left = self._since + runtime.JOURNAL_OUTCOME_LINGER_SECONDS - time.monotonic()
                 if left <= 0:
-                    break
-                self._changed.wait(left)
-            self._urgent = False
-            return True
+                    return True
+                self._work.wait(left)
 
 
 @atexit.register

@@ -98,18 +98,21 @@ def journaling(
             ack = yield from send(order)
         except Exception as exc:
             state = EntryState.NOT_PLACED if proves_not_placed(exc) else EntryState.UNKNOWN
-            yield from _record(journal, coid, state, None, f"{type(exc).__name__}: {exc}")
+            _record(journal, coid, state, None, f"{type(exc).__name__}: {exc}")
             raise
-    yield from _record(journal, coid, EntryState.ACKNOWLEDGED, ack, "")
+    _record(journal, coid, EntryState.ACKNOWLEDGED, ack, "")
     return Journaled(True, ack, claim.entry)
 
 
 def _record(
     journal: OrderJournal, coid: str, state: EntryState, ack: OrderAck | None, reason: str
-) -> Plan[None]:
-    """Store an outcome; if the store fails, the entry stays in flight (reconciliation
-    will find the truth at the venue) and the caller still gets the venue's answer."""
+) -> None:
+    """Record an outcome. It is a step of no plan: recording hands the outcome to the
+    journal's writer (a memory journal stores it at once), so it never waits on I/O and
+    an event loop may call it. If storing fails, the entry stays in flight
+    (reconciliation will find the truth at the venue) and the caller still gets the
+    venue's answer."""
     try:
-        yield from steps.blocking(partial(journal.record, coid, state, ack=ack, reason=reason))
+        journal.record(coid, state, ack=ack, reason=reason)
     except Exception:
         log.exception("order %s: recording %s in the journal failed", coid, state.value)

@@ -1,7 +1,5 @@
 """Lua scripts called on a Redis server with one packed write and one read per call.
 
-Import it only where Redis is in use: it needs the optional ``redis`` package.
-
 redis-py's ``Script`` goes through ``Redis.execute_command``: a pool checkout and
 release, argument encoding and packing, observability hooks and a retry wrapper on
 every call. That costs several times the round trip itself on loopback (a rate budget
@@ -17,6 +15,8 @@ the bytes, and sends them with the connection's own retry policy:
 - a connection the server closed while idle is reconnected, and a server that lost
   its scripts (restart, ``SCRIPT FLUSH``) gets the script loaded again, as redis-py's
   pool and ``Script`` do.
+
+Import this module only where Redis is in use: it needs the optional ``redis`` package.
 """
 
 from __future__ import annotations

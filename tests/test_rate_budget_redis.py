@@ -4,9 +4,9 @@ each caller gets its own answer, whatever happens to the server or the process."
 from __future__ import annotations
 
 import multiprocessing
-import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.sharedctypes import Synchronized
 from multiprocessing.synchronize import Event
 
@@ -46,29 +46,22 @@ def test_threads_sharing_one_store_each_get_their_own_answer(qmtl_redis_url: str
     """Eight threads take and read at once through one store: exactly the limit is
     granted, every refusal names its pool, and no thread reads another's reply."""
     budget = make(qmtl_redis_url, {"orders": "200/1d"}, max_wait=0)
-    granted: list[int] = []
-    refused: list[str | None] = []
-    errors: list[BaseException] = []
 
-    def hammer() -> None:
-        try:
-            for _ in range(50):
-                try:
-                    budget.acquire({"orders": 1})
-                    granted.append(1)
-                except RateLimited as exc:
-                    refused.append(exc.pool)
-                assert 0.0 <= budget.used("orders") <= 1.0
-        except BaseException as exc:  # reported below, with the thread's traceback
-            errors.append(exc)
+    def hammer(_: int) -> tuple[int, list[str | None]]:
+        granted, refused = 0, []
+        for _ in range(50):
+            try:
+                budget.acquire({"orders": 1})
+                granted += 1
+            except RateLimited as exc:
+                refused.append(exc.pool)
+            assert 0.0 <= budget.used("orders") <= 1.0
+        return granted, refused
 
-    threads = [threading.Thread(target=hammer) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert not errors, errors
-    assert len(granted) == 200 and refused == ["orders"] * 200
+    with ThreadPoolExecutor(8) as threads:
+        outcomes = list(threads.map(hammer, range(8)))
+    assert sum(granted for granted, _ in outcomes) == 200
+    assert [pool for _, refused in outcomes for pool in refused] == ["orders"] * 200
     assert budget.used("orders") == 1.0
     budget.close()
 

@@ -6,7 +6,9 @@
    is one script call: one round trip).
 2. N hammer processes (``qmtl_plugin_http.hammer``) share one account through Redis,
    then through SQLite, against the reference broker enforcing ``orders=LIMIT/1s``.
-   Aim: zero 429s and an aggregate rate of at least 0.95 of the limit.
+   Aim: zero 429s and an aggregate rate of at least 0.95 of the limit. The processes'
+   order events are summed by kind (budget waits are ``rate_limited``); a rejected,
+   unknown or failed order misses the aim.
 
 Exit status is non-zero when an aim is missed.
 
@@ -16,23 +18,25 @@ Exit status is non-zero when an aim is missed.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
 
 from qmtl_core.rate_limits import Limit
 from qmtl_core.rate_stores import open_rate_budget
 from qmtl_core.state import open_redis, parse_state_url
 from qmtl_core.testing.redis_server import RedisServer
-from qmtl_plugin_http.hammer import spawn, start_together
+from qmtl_plugin_http.hammer import results, spawn, start_together
 from qmtl_plugin_http.server import BrokerServer
 
 ACQUIRE_AIM = 1.5
 AGGREGATE_AIM = 0.95
 ROUNDS = 50
+#: Order events that mean an order went wrong (a budget wait, ``rate_limited``, is routine).
+BAD_EVENTS = ("rejected", "unknown", "failed")
 HUGE = {"orders": Limit(10**12, 86400)}  # never binding: measure the step, not waits
 
 
@@ -66,16 +70,20 @@ def acquire_costs(redis_url: str, sqlite_url: str, calls: int) -> dict[str, floa
     return {op: statistics.median(values) for op, values in samples.items()}
 
 
-def aggregate(state: str, processes: int, limit: int, seconds: int) -> tuple[float, int]:
-    """(orders admitted per second / limit, 429s) for N processes hammering one account."""
+def aggregate(
+    state: str, processes: int, limit: int, seconds: int
+) -> tuple[float, int, Counter[str]]:
+    """(orders admitted per second / limit, 429s, order events by kind) for N processes
+    hammering one account."""
     with BrokerServer(prices={"BTC/USDT": 50000}, rate_limits={"orders": Limit(limit, 1)}) as srv:
         tags = [f"b{i}" for i in range(processes)]
         workers = spawn(srv.url, state, "bench", tags, [f"orders={limit}/1s"])
         start = start_together(workers, seconds)
-        for worker in workers:
-            json.loads(worker.communicate(timeout=seconds + 30)[0])
+        events: Counter[str] = Counter()
+        for summary in results(workers, timeout=seconds + 30):
+            events.update(summary["events"])
         admitted = sum(srv.limiter.admitted[("orders", start + k)] for k in range(seconds))
-        return admitted / seconds / limit, srv.limiter.refused
+        return admitted / seconds / limit, srv.limiter.refused, events
 
 
 def main() -> int:
@@ -106,15 +114,18 @@ def main() -> int:
         if redis_ratio > ACQUIRE_AIM:
             failed.append(f"redis acquire = {redis_ratio:.2f} PINGs > {ACQUIRE_AIM}")
         for name, state in (("redis", redis_server.url), ("sqlite", f"sqlite:///{folder}/agg.db")):
-            fraction, refused = aggregate(state, args.processes, args.limit, args.seconds)
+            fraction, refused, events = aggregate(state, args.processes, args.limit, args.seconds)
             print(
                 f"{name}: {args.processes} processes, limit {args.limit}/1s over "
-                f"{args.seconds} windows: {fraction:.3f} of the limit, {refused} x 429"
+                f"{args.seconds} windows: {fraction:.3f} of the limit, {refused} x 429; "
+                f"order events: {', '.join(f'{k} {n}' for k, n in sorted(events.items()))}"
             )
             if fraction < AGGREGATE_AIM or refused:
                 failed.append(
                     f"{name} aggregate {fraction:.3f} (aim {AGGREGATE_AIM}), {refused} 429s"
                 )
+            if bad := {k: n for k, n in events.items() if k in BAD_EVENTS}:
+                failed.append(f"{name}: orders went wrong: {bad}")
     for failure in failed:
         print(f"AIM MISSED: {failure}")
     return 1 if failed else 0

@@ -52,6 +52,10 @@ class Take:
     pool: str | None = None
 
 
+#: The answer of every grant (one shared object: a grant carries nothing else).
+GRANTED = Take(True)
+
+
 class BudgetStore(Protocol):
     """Where the counters live; each method is one atomic step on the store's clock.
 

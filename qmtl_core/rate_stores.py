@@ -23,15 +23,27 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from qmtl_core.rate_budget import BLOCKED, BudgetStore, Charge, RateBudget, Take, windows
+from qmtl_core.rate_budget import (
+    BLOCKED,
+    GRANTED,
+    BudgetStore,
+    Charge,
+    RateBudget,
+    Take,
+    windows,
+)
 from qmtl_core.rate_limits import DEFAULT_MAX_WAIT_SECONDS, Limit
 from qmtl_core.state import StateURL, open_redis, open_sqlite, parse_state_url
 
 if TYPE_CHECKING:
     import sqlite3
 
+    from qmtl_core.redis_scripts import Packed
+
 #: Extra life of a counter past its window, so a late reader still finds it.
 EXPIRY_SLACK_SECONDS = 1.0
+#: Packed take commands a Redis store keeps (one per account, pool set and costs).
+PACKED_TAKES_KEPT = 256
 
 
 def _window_key(account: str, pool: str, interval: int, window: int) -> str:
@@ -70,7 +82,7 @@ def _take(
         return Take(False, wait, refused)
     for key, cost, end in writes:
         counters.raise_to(key, cost, end + EXPIRY_SLACK_SECONDS, add=True)
-    return Take(True)
+    return GRANTED
 
 
 def _observe(
@@ -324,49 +336,66 @@ class RedisStore:
     """Counters on a Redis server: one script call (one round trip) per step.
 
     Keys are ``qmtl:rate:{account}:...``; the braces keep an account's keys in one
-    Redis Cluster slot.
+    Redis Cluster slot. The scripts go through a :class:`~qmtl_core.redis_scripts.
+    ScriptCaller`, and a take's command is packed once per account, pool set and clock
+    offset: an acquire then costs about one bare round trip.
     """
 
     def __init__(self, client: Any) -> None:
-        self._client = client
-        self._take = client.register_script(_TAKE)
-        self._observe = client.register_script(_OBSERVE)
-        self._block = client.register_script(_BLOCK)
-        self._used = client.register_script(_USED)
+        from qmtl_core.redis_scripts import ScriptCaller  # needs the optional redis package
+
+        self._scripts = ScriptCaller(client)
+        self._take = self._scripts.register(_TAKE)
+        self._observe = self._scripts.register(_OBSERVE)
+        self._block = self._scripts.register(_BLOCK)
+        self._used = self._scripts.register(_USED)
+        self._packed_takes: dict[tuple[str, float, float, tuple[Charge, ...]], Packed] = {}
 
     @staticmethod
     def _prefix(account: str) -> str:
         return f"qmtl:rate:{{{account}}}:"
 
     def now(self) -> float:
-        seconds, micros = self._client.time()
+        seconds, micros = self._scripts.client.time()
         return float(seconds) + float(micros) / 1e6
 
     def take(self, account: str, charges: list[Charge], margin: float, offset: float) -> Take:
-        args: list[Any] = [self._prefix(account), repr(offset), repr(margin)]
-        for pool, cost, limit in charges:
-            args += [pool, cost, limit.limit, limit.interval]
-        answer = self._take(args=args)
+        key = (account, offset, margin, tuple(charges))
+        packed = self._packed_takes.get(key)
+        if packed is None:
+            args: list[Any] = [self._prefix(account), repr(offset), repr(margin)]
+            for pool, cost, limit in charges:
+                args += [pool, cost, limit.limit, limit.interval]
+            packed = self._scripts.pack(self._take, args)
+            if len(self._packed_takes) >= PACKED_TAKES_KEPT:
+                self._packed_takes.clear()
+            self._packed_takes[key] = packed
+        answer = self._scripts.call(self._take, packed)
         if answer == 1:
-            return Take(True)
+            return GRANTED
         wait, pool = answer
         return Take(False, float(wait), pool.decode() if isinstance(pool, bytes) else str(pool))
+
+    def _call(self, script: Any, *args: str | int | float) -> Any:
+        return self._scripts.call(script, self._scripts.pack(script, args))
 
     def observe(
         self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float
     ) -> None:
         prefix = self._prefix(account)
-        self._observe(args=[prefix, repr(offset), repr(margin), pool, limit.interval, used])
+        self._call(self._observe, prefix, repr(offset), repr(margin), pool, limit.interval, used)
 
     def block(self, account: str, seconds: float, offset: float) -> None:
-        self._block(args=[self._prefix(account), repr(offset), "0", repr(seconds)])
+        self._call(self._block, self._prefix(account), repr(offset), "0", repr(seconds))
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
-        found = self._used(args=[self._prefix(account), repr(offset), "0", pool, limit.interval])
+        found = self._call(
+            self._used, self._prefix(account), repr(offset), "0", pool, limit.interval
+        )
         return 0.0 if found is None else float(found)
 
     def close(self) -> None:
-        self._client.close()
+        self._scripts.close()
 
 
 def open_budget_store(

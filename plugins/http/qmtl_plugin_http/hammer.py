@@ -6,7 +6,8 @@ account's budget through ``STATE`` against a reference broker enforcing the limi
 Once its client is built it prints ``ready`` and reads ``START END`` (epoch seconds)
 from stdin, so slow starts on a busy machine do not skew the run; it then waits until
 ``START``, posts until ``END`` and prints a JSON summary (orders placed, ``RateLimited``
-refusals). The broker counts any 429.
+refusals, and its order events counted by kind: hundreds of budget waits are a count,
+not a log line each). The broker counts any 429.
 """
 
 from __future__ import annotations
@@ -16,8 +17,15 @@ import math
 import subprocess
 import sys
 import time
+from collections import Counter
+from typing import Any
 
+import pluggy
+
+from qmtl_core import hookspecs
 from qmtl_core.errors import RateLimited
+from qmtl_core.events import Events, OrderEvent
+from qmtl_core.hookspecs import hookimpl
 from qmtl_plugin_http.client import HttpBrokerageClient
 
 
@@ -50,6 +58,37 @@ def start_together(workers: list[subprocess.Popen[str]], seconds: int) -> int:
     return start
 
 
+def results(workers: list[subprocess.Popen[str]], timeout: float) -> list[dict[str, Any]]:
+    """Each worker's JSON summary once it has finished; ``RuntimeError`` if one failed
+    (its traceback is on the shared stderr)."""
+    summaries = []
+    for worker in workers:
+        out = worker.communicate(timeout=timeout)[0]
+        if worker.returncode != 0:
+            raise RuntimeError(f"hammer process {worker.pid} exited {worker.returncode}")
+        summaries.append(json.loads(out))
+    return summaries
+
+
+class Tally:
+    """Counts this process's order events by kind (its observer, instead of a log)."""
+
+    def __init__(self) -> None:
+        self.kinds: Counter[str] = Counter()
+
+    @hookimpl
+    def qmtl_order_event(self, event: OrderEvent) -> None:
+        self.kinds[event.kind] += 1
+
+
+def tallied_events(tally: Tally) -> Events:
+    """Events that reach ``tally`` only."""
+    manager = pluggy.PluginManager(hookspecs.PROJECT)
+    manager.add_hookspecs(hookspecs)
+    manager.register(tally)
+    return Events(lambda: manager)
+
+
 def main(argv: list[str]) -> int:
     url, state, account, tag, *limits = argv
     client = HttpBrokerageClient(
@@ -61,6 +100,8 @@ def main(argv: list[str]) -> int:
         rate_limit_max_wait=5.0,
         state=state,
     )
+    tally = Tally()
+    client.events = tallied_events(tally)
     print("ready", flush=True)
     start, end = (float(word) for word in sys.stdin.readline().split())
     placed = limited = 0
@@ -79,7 +120,7 @@ def main(argv: list[str]) -> int:
         except RateLimited:
             limited += 1
     client.close()
-    print(json.dumps({"placed": placed, "limited": limited}))
+    print(json.dumps({"placed": placed, "limited": limited, "events": tally.kinds}))
     return 0
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import signal
 import time
 from collections.abc import Iterator
@@ -15,7 +14,7 @@ from qmtl_core.rate_limits import Limit
 from qmtl_core.testing import wait_until
 from qmtl_core.testing.events import EventRecorder
 from qmtl_plugin_http.client import HttpBrokerageClient
-from qmtl_plugin_http.hammer import spawn, start_together
+from qmtl_plugin_http.hammer import results, spawn, start_together
 from qmtl_plugin_http.server import BrokerServer
 
 from .conftest import PRICE, SYMBOL, market
@@ -49,7 +48,7 @@ def test_processes_sharing_a_budget_spend_it_exactly_and_survive_a_sigkill(
         wait_until(lambda: time.time() > start + 1.3, timeout=10, what="the second window")
         victim.send_signal(signal.SIGKILL)
         killed_at = time.monotonic()
-        outputs = [json.loads(w.communicate(timeout=30)[0]) for w in workers[1:]]
+        outputs = results(workers[1:], timeout=30)
     finally:
         for worker in workers:
             if worker.poll() is None:

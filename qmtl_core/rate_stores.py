@@ -377,7 +377,7 @@ class RedisStore:
         return Take(False, float(wait), pool.decode() if isinstance(pool, bytes) else str(pool))
 
     def _call(self, script: Any, *args: str | int | float) -> Any:
-        return self._scripts.call(script, self._scripts.pack(script, args))
+        return self._scripts.run(script, args)
 
     def observe(
         self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float

@@ -92,6 +92,10 @@ class ScriptCaller:
         finally:
             self._idle.append(connection)
 
+    def run(self, script: Script, args: Sequence[str | int | float]) -> Any:
+        """Pack and :meth:`call` in one: for a command that is not sent again."""
+        return self.call(script, self.pack(script, args))
+
     def _attempt(self, connection: _Connection, script: Script, packed: Packed) -> Any:
         try:
             return connection.retry.call_with_retry(

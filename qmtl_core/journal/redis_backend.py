@@ -14,6 +14,7 @@ one slot.
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,7 @@ from qmtl_core.journal.model import (
     owner_is_gone,
 )
 from qmtl_core.orders import Order, OrderAck
+from qmtl_core.redis_scripts import ScriptCaller
 from qmtl_core.state import StateURL, open_redis
 
 if TYPE_CHECKING:
@@ -55,8 +57,9 @@ end
 _RECORDS = """
 local function record(prefix, maxlen, coid, state, ack, status, venue, seen, reason, now)
   local entry = prefix .. 'e:' .. coid
-  local f = redis.call('HMGET', entry, 'connector', 'owner', 'key')
+  local f = redis.call('HMGET', entry, 'connector', 'owner', 'key', 'state', 'updated')
   if not f[1] then return end
+  if f[4] == state and f[5] == now then return end  -- stored already: a call made again
   if ack ~= '' then
     redis.call('HSET', entry, 'state', state, 'updated', now, 'reason', reason, 'ack', ack,
       'seen', seen)
@@ -82,34 +85,39 @@ local function records(prefix, maxlen, first)
 end
 """
 
-# KEYS: entry, unresolved, all, events
 # ARGV: coid, order, connector, owner, dup key ('' none), ttl ms, now, prefix, maxlen,
-# then the outcomes to store first (whatever the claim's answer)
+# claim token, then the outcomes to store first (whatever the claim's answer). A claim
+# made again after its answer was lost finds its own token: it is still this claim's.
 _CLAIM = (
     _EVENT
     + _RECORDS
     + """
-records(ARGV[8], ARGV[9], 10)
-local state = redis.call('HGET', KEYS[1], 'state')
+local prefix = ARGV[8]
+records(prefix, ARGV[9], 11)
+local entry = prefix .. 'e:' .. ARGV[1]
+local state = redis.call('HGET', entry, 'state')
 if state and state ~= 'not_placed' then
-  return {0, redis.call('HGETALL', KEYS[1])}
+  if state == 'in_flight' and redis.call('HGET', entry, 'token') == ARGV[10] then
+    return {1}
+  end
+  return {0, redis.call('HGETALL', entry)}
 end
 if ARGV[5] ~= '' then
-  local key = ARGV[8] .. 'k:' .. ARGV[5]
+  local key = prefix .. 'k:' .. ARGV[5]
   if not redis.call('SET', key, ARGV[1], 'NX', 'PX', ARGV[6]) then
     local holder = redis.call('GET', key)
-    local found = redis.call('HGETALL', ARGV[8] .. 'e:' .. holder)
+    local found = redis.call('HGETALL', prefix .. 'e:' .. holder)
     if #found > 0 then return {0, found} end
     redis.call('SET', key, ARGV[1], 'PX', ARGV[6])
   end
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'client_order_id', ARGV[1], 'state', 'in_flight', 'order', ARGV[2],
+redis.call('DEL', entry)
+redis.call('HSET', entry, 'client_order_id', ARGV[1], 'state', 'in_flight', 'order', ARGV[2],
   'connector', ARGV[3], 'owner', ARGV[4], 'key', ARGV[5], 'created', ARGV[7],
-  'updated', ARGV[7], 'reason', '')
-redis.call('SADD', KEYS[2], ARGV[1])
-redis.call('ZADD', KEYS[3], ARGV[7], ARGV[1])
-event(KEYS[4], ARGV[9], ARGV[1], 'in_flight', ARGV[3], ARGV[4], '', '', '', ARGV[7])
+  'updated', ARGV[7], 'reason', '', 'token', ARGV[10])
+redis.call('SADD', prefix .. 'unresolved', ARGV[1])
+redis.call('ZADD', prefix .. 'all', ARGV[7], ARGV[1])
+event(prefix .. 'events', ARGV[9], ARGV[1], 'in_flight', ARGV[3], ARGV[4], '', '', '', ARGV[7])
 return {1}
 """
 )
@@ -193,8 +201,11 @@ class RedisJournal(OrderJournal):
     def __init__(self, state: StateURL) -> None:
         super().__init__(state.url, renew_lease=True, background_outcomes=True)
         self._redis: redis.Redis = open_redis(state)
-        self._claim_script = self._redis.register_script(_CLAIM)
-        self._record_script = self._redis.register_script(_RECORD)
+        # The send path's scripts go one packed write and one read per call.
+        self._scripts = ScriptCaller(self._redis)
+        self._claim_script = self._scripts.register(_CLAIM)
+        self._record_script = self._scripts.register(_RECORD)
+        self._claims = itertools.count()
         self._observe_script = self._redis.register_script(_OBSERVE)
         self._adopt_script = self._redis.register_script(_ADOPT)
         self._start()
@@ -252,21 +263,20 @@ class RedisJournal(OrderJournal):
     ) -> Claim:
         coid = order.client_order_id
         now = time.time()
-        answer = self._claim_script(
-            keys=[PREFIX + "e:" + coid, PREFIX + "unresolved", PREFIX + "all", PREFIX + "events"],
-            args=[
-                coid,
-                order_to_json(order),
-                connector,
-                self.owner,
-                key or "",
-                max(1, int((key_ttl or 0.0) * 1000)),
-                repr(now),
-                PREFIX,
-                STREAM_MAXLEN,
-                *_outcome_args(outcomes),
-            ],
-        )
+        args: list[str | int] = [
+            coid,
+            order_to_json(order),
+            connector,
+            self.owner,
+            key or "",
+            max(1, int((key_ttl or 0.0) * 1000)),
+            repr(now),
+            PREFIX,
+            STREAM_MAXLEN,
+            f"{self.owner}:{next(self._claims)}",
+            *_outcome_args(outcomes),
+        ]
+        answer = self._scripts.run(self._claim_script, args)
         if int(answer[0]) == 0:
             return Claim(False, _entry(answer[1]))
         return Claim(
@@ -285,7 +295,7 @@ class RedisJournal(OrderJournal):
         )
 
     def _store_outcomes(self, outcomes: list[Outcome]) -> None:
-        self._record_script(args=[PREFIX, STREAM_MAXLEN, *_outcome_args(outcomes)])
+        self._scripts.run(self._record_script, [PREFIX, STREAM_MAXLEN, *_outcome_args(outcomes)])
 
     def _observe(self, ack: OrderAck) -> None:
         coid = ack.client_order_id
@@ -344,4 +354,4 @@ class RedisJournal(OrderJournal):
         self._redis.delete(PREFIX + "o:" + self.owner)
 
     def _close_store(self) -> None:
-        self._redis.close()
+        self._scripts.close()  # and the client

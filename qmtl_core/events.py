@@ -5,10 +5,12 @@ Observers are isolated: one that raises is logged and the order carries on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal
 
 import pluggy
@@ -101,10 +103,17 @@ class Events:
 
 
 def _default_manager() -> pluggy.PluginManager:
-    from qmtl_core.registry import default_registry
-
-    manager: pluggy.PluginManager = default_registry().plugins.manager
+    manager: pluggy.PluginManager = _registry_module().default_registry().plugins.manager
     return manager
+
+
+@functools.cache
+def _registry_module() -> ModuleType:
+    """``qmtl_core.registry`` (it imports this module): imported on the first event, not
+    on every one."""
+    import qmtl_core.registry
+
+    return qmtl_core.registry
 
 
 #: The default registry's events, looked up on each event (the registry is built lazily).

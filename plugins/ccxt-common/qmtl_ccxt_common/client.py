@@ -353,6 +353,8 @@ class CcxtClient(BaseBrokerageClient):
         if not symbol:
             return
         coid = mapping.get("client_order_id") or (known.client_order_id if known else None)
+        if known is not None and known == (symbol, coid or None):
+            return  # nothing new: the answer to this call refreshes it anyway
         order_id = mapping.get("id") or (ref if ref != coid else None)
         self._refs.remember(symbol, order_id=order_id, client_order_id=coid or None)
 

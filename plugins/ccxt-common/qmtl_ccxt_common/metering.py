@@ -21,6 +21,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 from concurrent.futures import Executor
+from functools import lru_cache
 from typing import Any
 
 from qmtl_core.brokerage import BaseBrokerageClient
@@ -57,10 +58,20 @@ def reported_usage(headers: Mapping[str, Any] | None) -> dict[str, int]:
     # requests' CaseInsensitiveDict reads items one lookup at a time; lower_items does not.
     lower_items = getattr(headers, "lower_items", None)
     for name, value in lower_items() if lower_items is not None else headers.items():
-        match = _USAGE_HEADER.match(str(name))
-        if match and str(value).isdigit():
-            used[f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"] = int(value)
+        pool = _usage_pool(str(name))
+        if pool is not None and str(value).isdigit():
+            used[pool] = int(value)
     return used
+
+
+@lru_cache(maxsize=256)
+def _usage_pool(header: str) -> str | None:
+    """The pool a usage header reports (``X-MBX-USED-WEIGHT-1M`` -> ``weight_1m``), else
+    None; parsed once per header name (the same few come with every answer)."""
+    match = _USAGE_HEADER.match(header)
+    if match is None:
+        return None
+    return f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"
 
 
 class VenueMeter:

@@ -399,6 +399,11 @@ class OrderAck(Mapping[str, Any]):
             return getattr(self, key)
         raise KeyError(key)
 
+    def get(self, key: str, default: Any = None) -> Any:
+        """``ack[key]``, or ``default`` for a name that is not a field (one lookup, not
+        ``Mapping.get``'s try/except around ``__getitem__``: clients read acks per call)."""
+        return getattr(self, key) if key in _ACK_FIELDS else default
+
     def __iter__(self) -> Iterator[str]:
         return iter(_ACK_FIELDS)
 

@@ -5,13 +5,16 @@ Observers are isolated: one that raises is logged and the order carries on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, Literal
 
 import pluggy
+from pluggy import HookImpl
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
@@ -68,17 +71,31 @@ class Events:
         self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
     ) -> None:
         """Tell every observer about an order's step (secrets in ``data`` redacted)."""
-        self._deliver(
-            "qmtl_order_event", OrderEvent(kind, connector, client_order_id, redact(data))
-        )
+        impls = self._listeners("qmtl_order_event", order_level(kind))
+        if impls:
+            event = OrderEvent(kind, connector, client_order_id, redact(data))
+            self._deliver(impls, event)
 
     def feed(self, kind: FeedEventKind, feed: str, **data: Any) -> None:
         """Tell every observer about a feed's step (secrets in ``data`` redacted)."""
-        self._deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
+        impls = self._listeners("qmtl_feed_event", feed_level(kind))
+        if impls:
+            self._deliver(impls, FeedEvent(kind, feed, redact(data)))
 
-    def _deliver(self, hook_name: str, event: OrderEvent | FeedEvent) -> None:
-        hook = getattr(self._manager().hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+    def _listeners(self, hook_name: str, level: int) -> list[HookImpl]:
+        """The observers of ``hook_name``, in call order, without the built-in log
+        observer while its logger drops lines of ``level``: then an event nobody
+        hears is not even built (its data not redacted), which is most of them."""
+        impls = getattr(self._manager().hook, hook_name).get_hookimpls()
+        quiet = not log.isEnabledFor(level)
+        return [
+            impl
+            for impl in reversed(impls)
+            if not (quiet and isinstance(impl.plugin, LoggingObserver))
+        ]
+
+    def _deliver(self, impls: list[HookImpl], event: OrderEvent | FeedEvent) -> None:
+        for impl in impls:
             try:
                 impl.function(event=event)
             except Exception:
@@ -86,10 +103,17 @@ class Events:
 
 
 def _default_manager() -> pluggy.PluginManager:
-    from qmtl_core.registry import default_registry
-
-    manager: pluggy.PluginManager = default_registry().plugin_manager
+    manager: pluggy.PluginManager = _registry_module().default_registry().plugins.manager
     return manager
+
+
+@functools.cache
+def _registry_module() -> ModuleType:
+    """``qmtl_core.registry`` (it imports this module): imported on the first event, not
+    on every one."""
+    import qmtl_core.registry
+
+    return qmtl_core.registry
 
 
 #: The default registry's events, looked up on each event (the registry is built lazily).
@@ -98,6 +122,17 @@ DEFAULT_EVENTS = Events(_default_manager)
 
 # "delivered" comes once per batch of messages: worth a metric, too chatty for INFO.
 _FEED_LEVELS = {"message_dropped": logging.WARNING, "delivered": logging.DEBUG}
+_WARNING_ORDER_KINDS = frozenset({"rejected", "unknown", "retried", "failed", "rate_limited"})
+
+
+def order_level(kind: str) -> int:
+    """The log level of an order event: WARNING when something went wrong, else INFO."""
+    return logging.WARNING if kind in _WARNING_ORDER_KINDS else logging.INFO
+
+
+def feed_level(kind: str) -> int:
+    """The log level of a feed event (``delivered`` is DEBUG: it comes per batch)."""
+    return _FEED_LEVELS.get(kind, logging.INFO)
 
 
 def _fields(data: Mapping[str, Any]) -> str:
@@ -113,11 +148,9 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
-        level = (
-            logging.WARNING
-            if event.kind in ("rejected", "unknown", "retried", "failed", "rate_limited")
-            else logging.INFO
-        )
+        level = order_level(event.kind)
+        if not log.isEnabledFor(level):
+            return  # nobody reads the line: do not format it
         log.log(
             level,
             "order_event kind=%s connector=%s client_order_id=%s %s",
@@ -129,5 +162,7 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
-        level = _FEED_LEVELS.get(event.kind, logging.INFO)
+        level = feed_level(event.kind)
+        if not log.isEnabledFor(level):
+            return
         log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from qmtl_core.errors import OrderValidationError, VenueProtocolError, shown
@@ -187,7 +188,11 @@ def to_decimal(name: str, value: Any) -> Decimal:
 
 def _significant_digits(number: Decimal) -> int:
     """Digits without trailing zeros, counted exactly (``normalize`` would round first)."""
-    return len("".join(map(str, number.as_tuple().digits)).rstrip("0"))
+    digits = number.as_tuple().digits
+    count = len(digits)
+    while count and digits[count - 1] == 0:
+        count -= 1
+    return count
 
 
 def venue_decimal(name: str, value: Any) -> Decimal | None:
@@ -209,12 +214,19 @@ def _positive(name: str, value: Any) -> Decimal:
 
 
 def _choice(name: str, value: Any, enum: type[StrEnum], *, upper: bool) -> Any:
-    allowed: list[str] = [m.value for m in enum]
+    members = _members(enum)
     if isinstance(value, str):
         text = value.strip().upper() if upper else value.strip().lower()
-        if text in allowed:
-            return enum(text)
-    raise OrderValidationError(name, value, f"must be one of {'|'.join(allowed)}")
+        member = members.get(text)
+        if member is not None:
+            return member
+    raise OrderValidationError(name, value, f"must be one of {'|'.join(members)}")
+
+
+@cache
+def _members(enum: type[StrEnum]) -> dict[str, StrEnum]:
+    """``enum``'s members by value, in definition order (built once per enum)."""
+    return {member.value: member for member in enum}
 
 
 def _present(data: Mapping[str, Any], name: str) -> bool:
@@ -386,6 +398,11 @@ class OrderAck(Mapping[str, Any]):
         if key in _ACK_FIELDS:
             return getattr(self, key)
         raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``ack[key]``, or ``default`` for a name that is not a field (one lookup, not
+        ``Mapping.get``'s try/except around ``__getitem__``: clients read acks per call)."""
+        return getattr(self, key) if key in _ACK_FIELDS else default
 
     def __iter__(self) -> Iterator[str]:
         return iter(_ACK_FIELDS)

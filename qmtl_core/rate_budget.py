@@ -112,6 +112,7 @@ class RateBudget:
         self._defaults: dict[str, Limit] = {}
         for pool, limit in self._configured.items():
             self._check_margin(pool, limit)
+        self._limits = dict(self._configured)
 
     def __repr__(self) -> str:
         pools = ", ".join(f"{p}={lim}" for p, lim in self.limits.items())
@@ -119,14 +120,17 @@ class RateBudget:
 
     @property
     def limits(self) -> dict[str, Limit]:
-        """Every pool in force: the venue's defaults overridden by the configuration."""
-        return {**self._defaults, **self._configured}
+        """Every pool in force: the venue's defaults overridden by the configuration.
+
+        Merged once per change (read on every request): treat it as read-only."""
+        return self._limits
 
     def set_defaults(self, limits: Mapping[str, Limit]) -> None:
         """The venue's own limits, for pools the configuration leaves out."""
         for pool, limit in limits.items():
             self._check_margin(pool, limit)
         self._defaults = dict(limits)
+        self._limits = {**self._defaults, **self._configured}
 
     def _check_margin(self, pool: str, limit: Limit) -> None:
         if 2 * self.margin >= limit.interval:

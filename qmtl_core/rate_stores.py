@@ -104,6 +104,8 @@ def _used(counters: _Counters, account: str, pool: str, limit: Limit, t: float) 
 class _Dict:
     def __init__(self) -> None:
         self.values: dict[str, tuple[float, float]] = {}
+        #: The earliest expiry of any counter: nothing to scan for before it.
+        self._next_expiry = math.inf
 
     def get(self, key: str) -> float:
         return self.values.get(key, (0.0, 0.0))[0]
@@ -112,10 +114,15 @@ class _Dict:
         current, old_expiry = self.values.get(key, (0.0, 0.0))
         new = current + value if add else max(current, value)
         self.values[key] = (new, max(expires, old_expiry))
+        if expires < self._next_expiry:
+            self._next_expiry = expires
 
     def expire(self, t: float) -> None:
+        if t <= self._next_expiry:
+            return
         for key in [k for k, (_, expires) in self.values.items() if expires < t]:
             del self.values[key]
+        self._next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
 
 
 class MemoryStore:

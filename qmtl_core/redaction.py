@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
@@ -14,8 +15,11 @@ _SECRET_KEY = re.compile(
 )
 
 
+@lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
-    """True for option names that hold credentials (``apiKey``, ``secret``, ``token`` ...)."""
+    """True for option names that hold credentials (``apiKey``, ``secret``, ``token`` ...).
+
+    Cached: the same few field names pass through here on every order event."""
     return bool(_SECRET_KEY.search(key))
 
 

@@ -101,20 +101,30 @@ class _Cursor(Generic[T]):
 
 
 def run(plan: Plan[T], perform: Callable[[Call], Any] = _unsupported) -> T:
-    """Drive ``plan`` in this thread: venue calls through ``perform``, waits by sleeping."""
-    cursor = _Cursor(plan)
-    while (step := cursor.next_step()) is not None:
+    """Drive ``plan`` in this thread: venue calls through ``perform``, waits by sleeping.
+
+    The loop of :class:`_Cursor` written inline: every blocking order call runs
+    several plans, so the driver itself stays a few bytecodes per step."""
+    send = plan.send
+    resume: Callable[[Any], Step] = send
+    value: Any = None
+    while True:
         try:
-            if isinstance(step, Wait):
-                time.sleep(step.seconds)
-                cursor.answer(None)
-            elif isinstance(step, Blocking):
-                cursor.answer(step.fn())
+            step = resume(value)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+        resume = send
+        try:
+            kind = type(step)
+            if kind is Blocking:
+                value = step.fn()  # type: ignore[union-attr]
+            elif kind is Wait:
+                time.sleep(step.seconds)  # type: ignore[union-attr]
+                value = None
             else:
-                cursor.answer(perform(step))
+                value = perform(step)  # type: ignore[arg-type]
         except BaseException as exc:
-            cursor.fail(exc)
-    return cursor.result  # type: ignore[return-value]
+            resume, value = plan.throw, exc
 
 
 async def run_async(

@@ -102,6 +102,8 @@ class CcxtClient(BaseBrokerageClient):
         #: Built around a ready exchange instance rather than from the config.
         self.adopted = instance is not None
         self.exchange: Any = self.venue.exchange
+        # Every event and journal entry carries it: built once, not per order.
+        self._connector_name = f"{type(self).__name__}[{self.venue.id}]"
         self._refs = OrderRefs()
         self.open_rate_budget(self.venue.id, self.exchange.apiKey or None, config)
         self.venue.on_rate_limited = lambda retry_after: self.answered(429, retry_after, {})
@@ -116,7 +118,7 @@ class CcxtClient(BaseBrokerageClient):
 
     @property
     def connector_name(self) -> str:
-        return f"{type(self).__name__}[{self.venue.id}]"
+        return self._connector_name
 
     @property
     def environment(self) -> str:
@@ -139,11 +141,12 @@ class CcxtClient(BaseBrokerageClient):
         twin's): markets are loaded by the driver's exchange."""
         validated = super().validate(order)
         _check_time_in_force(validated)
-        yield from retrying(
-            lambda: ccxt_call("load_markets", "load_markets"),
-            self.retry_policy,
-            name=f"{self.venue.id}.load_markets",
-        )
+        if not (exchange.markets and exchange.markets_by_id):  # else ccxt's call is a no-op
+            yield from retrying(
+                lambda: ccxt_call("load_markets", "load_markets"),
+                self.retry_policy,
+                name=f"{self.venue.id}.load_markets",
+            )
         return conform(exchange, validated)
 
     def poll_order_status(self, order: OrderRefInput, *, symbol: str | None = None) -> OrderAck:
@@ -350,6 +353,8 @@ class CcxtClient(BaseBrokerageClient):
         if not symbol:
             return
         coid = mapping.get("client_order_id") or (known.client_order_id if known else None)
+        if known is not None and known == (symbol, coid or None):
+            return  # nothing new: the answer to this call refreshes it anyway
         order_id = mapping.get("id") or (ref if ref != coid else None)
         self._refs.remember(symbol, order_id=order_id, client_order_id=coid or None)
 

@@ -37,50 +37,95 @@ def market_for(exchange: Any, symbol: str) -> Mapping[str, Any]:
 def conform(exchange: Any, order: Order) -> Order:
     """``order`` with quantity and price at the market's precision, limits checked."""
     market = market_for(exchange, order.symbol)
-    where = f"for {market['symbol']} on {exchange.id}"
-    quantity = _quantity(exchange, market, order.quantity, where)
+    quantity = _quantity(exchange, market, order.quantity)
     price = None
     if order.limit_price is not None:
         price = to_decimal(
             "limit_price", exchange.price_to_precision(market["symbol"], str(order.limit_price))
         )
-    _check_limits(where, market, order, quantity, price)
+    _check_limits(exchange, market, order, quantity, price)
+    if _same(quantity, order.quantity) and _same(price, order.limit_price):
+        return order  # already at the market's precision, digit for digit
     return replace(order, quantity=quantity, limit_price=price)
 
 
-def _quantity(exchange: Any, market: Mapping[str, Any], value: Decimal, where: str) -> Decimal:
+def _same(a: Decimal | None, b: Decimal | None) -> bool:
+    """Equal in value and in representation (``1.0`` is not ``1``)."""
+    if a is None or b is None:
+        return a is b
+    return a.compare_total(b) == 0
+
+
+def _where(exchange: Any, market: Mapping[str, Any]) -> str:
+    return f"for {market['symbol']} on {exchange.id}"
+
+
+def _quantity(exchange: Any, market: Mapping[str, Any], value: Decimal) -> Decimal:
     try:
         return to_decimal("quantity", exchange.amount_to_precision(market["symbol"], str(value)))
     except ccxt.InvalidOrder:
         # ccxt refuses amounts that round to zero.
         step = (market.get("precision") or {}).get("amount")
         raise OrderValidationError(
-            "quantity", str(value), f"rounds to 0 at the step size {_text(step)} {where}"
+            "quantity",
+            str(value),
+            f"rounds to 0 at the step size {_text(step)} {_where(exchange, market)}",
         ) from None
 
 
-def _check_limits(
-    where: str, market: Mapping[str, Any], order: Order, quantity: Decimal, price: Decimal | None
-) -> None:
+Bounds = tuple[Decimal | None, Decimal | None]
+#: ccxt market (held, so its id is not reused) -> its limits as decimals, by kind.
+_BOUNDS: dict[int, tuple[Mapping[str, Any], dict[str, Bounds]]] = {}
+#: Markets whose bounds are kept; beyond it (markets reloaded many times) start over.
+_MAX_CACHED_MARKETS = 4096
+
+
+def market_bounds(market: Mapping[str, Any]) -> dict[str, Bounds]:
+    """(min, max) of ``amount``, ``market``, ``price`` and ``cost`` as decimals (None: no
+    bound), read once per loaded market: the market's limits do not change until ccxt
+    reloads markets, which builds new market objects."""
+    cached = _BOUNDS.get(id(market))
+    if cached is not None and cached[0] is market:
+        return cached[1]
     limits: Mapping[str, Any] = market.get("limits") or {}
-    ranges = [("quantity", quantity, limits.get("amount"), "")]
+    bounds = {
+        kind: (_bound(limits.get(kind), "min"), _bound(limits.get(kind), "max"))
+        for kind in ("amount", "market", "price", "cost")
+    }
+    if len(_BOUNDS) >= _MAX_CACHED_MARKETS:
+        _BOUNDS.clear()
+    _BOUNDS[id(market)] = (market, bounds)
+    return bounds
+
+
+def _check_limits(
+    exchange: Any,
+    market: Mapping[str, Any],
+    order: Order,
+    quantity: Decimal,
+    price: Decimal | None,
+) -> None:
+    bounds = market_bounds(market)
+    ranges = [("quantity", quantity, bounds["amount"], "")]
     if order.type is OrderType.MARKET:
-        ranges.append(("quantity", quantity, limits.get("market"), " (market orders)"))
+        ranges.append(("quantity", quantity, bounds["market"], " (market orders)"))
     if price is not None:
-        ranges.append(("limit_price", price, limits.get("price"), ""))
+        ranges.append(("limit_price", price, bounds["price"], ""))
         cost = quantity * price
-        ranges.append(("quantity", cost, limits.get("cost"), " (order value, quantity x price)"))
-    for name, value, bounds, what in ranges:
-        low, high = _bound(bounds, "min"), _bound(bounds, "max")
-        shown = str(quantity if name == "quantity" else price)
+        ranges.append(("quantity", cost, bounds["cost"], " (order value, quantity x price)"))
+    for name, value, (low, high), what in ranges:
         if low is not None and value < low:
-            raise OrderValidationError(
-                name, shown, f"{_text(value)} is below the minimum {_text(low)}{what} {where}"
-            )
-        if high is not None and value > high:
-            raise OrderValidationError(
-                name, shown, f"{_text(value)} is above the maximum {_text(high)}{what} {where}"
-            )
+            side, limit = "below the minimum", low
+        elif high is not None and value > high:
+            side, limit = "above the maximum", high
+        else:
+            continue
+        shown = str(quantity if name == "quantity" else price)
+        raise OrderValidationError(
+            name,
+            shown,
+            f"{_text(value)} is {side} {_text(limit)}{what} {_where(exchange, market)}",
+        )
 
 
 def _bound(bounds: Mapping[str, Any] | None, key: str) -> Decimal | None:

@@ -21,6 +21,7 @@ import asyncio
 import re
 from collections.abc import Mapping
 from concurrent.futures import Executor
+from functools import lru_cache
 from typing import Any
 
 from qmtl_core.brokerage import BaseBrokerageClient
@@ -52,11 +53,25 @@ def venue_limits(rate_limits: Any) -> dict[str, Limit]:
 def reported_usage(headers: Mapping[str, Any] | None) -> dict[str, int]:
     """Usage the venue reports in its answer headers, by pool."""
     used: dict[str, int] = {}
-    for name, value in (headers or {}).items():
-        match = _USAGE_HEADER.match(str(name))
-        if match and str(value).isdigit():
-            used[f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"] = int(value)
+    if not headers:
+        return used
+    # requests' CaseInsensitiveDict reads items one lookup at a time; lower_items does not.
+    lower_items = getattr(headers, "lower_items", None)
+    for name, value in lower_items() if lower_items is not None else headers.items():
+        pool = _usage_pool(str(name))
+        if pool is not None and str(value).isdigit():
+            used[pool] = int(value)
     return used
+
+
+@lru_cache(maxsize=256)
+def _usage_pool(header: str) -> str | None:
+    """The pool a usage header reports (``X-MBX-USED-WEIGHT-1M`` -> ``weight_1m``), else
+    None; parsed once per header name (the same few come with every answer)."""
+    match = _USAGE_HEADER.match(header)
+    if match is None:
+        return None
+    return f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"
 
 
 class VenueMeter:
@@ -68,6 +83,9 @@ class VenueMeter:
         self._weight_per_cost = 1.0
         self._fetch2 = exchange.fetch2
         self._fetch = exchange.fetch
+        # The budget's pools sorted by kind, redone only when its limits change.
+        self._sorted_for: Mapping[str, Any] | None = None
+        self._pools: dict[str, tuple[str, ...]] = {}
         exchange.fetch2 = self._metered
         exchange.fetch = self._observed
 
@@ -76,16 +94,29 @@ class VenueMeter:
         cost = float(self._exchange.calculate_rate_limiter_cost(api, method, path, params, config))
         weight = max(1, round(cost * self._weight_per_cost))
         placing = method == "POST" and path in ORDER_PATHS
-        budget = self._client.rate_budget
-        costs = {"requests": 1, **({"orders": 1} if placing else {})}
-        for pool in budget.limits if budget is not None else ():
-            if pool.startswith("weight_"):
-                costs[pool] = weight
-            elif pool.startswith("raw_requests_"):
-                costs[pool] = 1
-            elif pool.startswith("orders_") and placing:
+        pools = self._pools_by_kind()
+        costs = {"requests": 1}
+        for pool in pools["weight"]:
+            costs[pool] = weight
+        for pool in pools["raw_requests"]:
+            costs[pool] = 1
+        if placing:
+            costs["orders"] = 1
+            for pool in pools["orders"]:
                 costs[pool] = 1
         return costs
+
+    def _pools_by_kind(self) -> dict[str, tuple[str, ...]]:
+        """The budget's ``weight_*``, ``raw_requests_*`` and ``orders_*`` pools."""
+        budget = self._client.rate_budget
+        limits = budget.limits if budget is not None else {}
+        if limits is not self._sorted_for:
+            self._pools = {
+                kind: tuple(pool for pool in limits if pool.startswith(f"{kind}_"))
+                for kind in POOL_KINDS.values()
+            }
+            self._sorted_for = limits
+        return self._pools
 
     def _priced(
         self, path: str, api: Any, method: str, params: Any, config: Any

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from qmtl_core import runtime
 
 
-@dataclass(frozen=True)
-class OrderRef:
+class OrderRef(NamedTuple):
+    """The symbol and client id behind an order id (a tuple: built on every answer)."""
+
     symbol: str
     client_order_id: str | None
 

@@ -83,6 +83,20 @@ def test_market_limits_are_checked_before_sending(
     assert venue.sent("POST", "order") == []
 
 
+def test_limits_of_reloaded_markets_apply_to_the_next_order(
+    client: CcxtBrokerageClient, venue: BinanceReplay
+) -> None:
+    order = {**SEED_ORDER, "quantity": "5"}
+    assert client.validate(order).quantity == Decimal("5")
+    symbol = next(s for s in venue.data["exchangeInfo"]["symbols"] if s["symbol"] == "BTCUSDT")
+    lot_size = next(f for f in symbol["filters"] if f["filterType"] == "LOT_SIZE")
+    lot_size["maxQty"] = "2.00000000"
+    client.exchange.load_markets(reload=True)
+    with pytest.raises(OrderValidationError, match="above the maximum 2 ") as info:
+        client.validate(order)
+    assert info.value.field == "quantity"
+
+
 def test_unknown_symbol_names_the_field_and_a_close_match(client: CcxtBrokerageClient) -> None:
     with pytest.raises(OrderValidationError) as info:
         client.post_order({**SEED_ORDER, "symbol": "BTC/USTD"})

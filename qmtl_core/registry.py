@@ -13,29 +13,32 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, TypeGuard, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 
 from qmtl_core.entry_points import resolve
 from qmtl_core.errors import PluginError, UnknownConnectorError
 from qmtl_core.events import Events
-from qmtl_core.options import ConnectorConfig, Locator, Option, did_you_mean
 from qmtl_core.plugins import PluginFailure, PluginSet, make_plugin_manager, provider_hint
+
+if TYPE_CHECKING:
+    # Imported where used: listing connectors whose configs are named by strings
+    # builds no config dataclass at all.
+    from qmtl_core.options import ConnectorConfig, Locator, Option
 
 Kind = Literal["brokerage", "feed"]
 KINDS: tuple[str, ...] = get_args(Kind)
 Factory = Callable[..., Any] | str
 #: A connector's config class, or a ``"module:attr"`` string naming it (imported on first
 #: use, like a lazy factory, so that listing connectors imports no config module).
-ConfigTarget = type[ConnectorConfig] | str
+ConfigTarget = type["ConnectorConfig"] | str
 FEED_CALLBACKS = ("on_message", "on_error", "on_reconnect")
-
-
-@dataclass(frozen=True, kw_only=True)
-class NoOptions(ConnectorConfig):
-    """The config of a connector that takes no options."""
+#: The config of a connector registered without one.
+NO_OPTIONS = "qmtl_core.options:NoOptions"
 
 
 def _is_config_class(target: object) -> TypeGuard[type[ConnectorConfig]]:
+    from qmtl_core.options import ConnectorConfig
+
     return isinstance(target, type) and issubclass(target, ConnectorConfig)
 
 
@@ -149,7 +152,7 @@ class Register:
         name: str,
         factory: Factory,
         *,
-        config: ConfigTarget = NoOptions,
+        config: ConfigTarget = NO_OPTIONS,
         summary: str = "",
         oco: str | None = None,
         futures: bool = False,
@@ -284,6 +287,8 @@ class Registry:
         if spec is not None:
             return spec
         installed = sorted(n for k, n in self._specs if k == kind)
+        from qmtl_core.options import did_you_mean
+
         message = f"no {kind} connector named '{name}'{did_you_mean(name, installed)}"
         message += f" (installed: {', '.join(installed) or 'none'})"
         raise UnknownConnectorError(

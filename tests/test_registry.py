@@ -30,7 +30,12 @@ SEED_NAMES = [
 ]
 HEAVY = ("ccxt", "requests", "websocket", "websockets")
 #: Config modules the built-in plugins name by ``"module:attr"``: listing imports none.
-CONFIGS = ("qmtl_plugin_http.config", "qmtl_ccxt_common.config", "qmtl_plugin_websocket.config")
+CONFIGS = (
+    "qmtl_core.options",
+    "qmtl_plugin_http.config",
+    "qmtl_ccxt_common.config",
+    "qmtl_plugin_websocket.config",
+)
 
 
 def only(*plugins: str) -> Registry:

@@ -5,16 +5,19 @@ Observers are isolated: one that raises is logged and the order carries on.
 
 from __future__ import annotations
 
-import logging
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
+
+if TYPE_CHECKING:
+    import logging
 
 OrderEventKind = Literal[
     "validated",
@@ -29,7 +32,14 @@ OrderEventKind = Literal[
 ]
 FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped", "delivered"]
 
-log = logging.getLogger("qmtl_core.events")
+
+@functools.cache
+def _log() -> logging.Logger:
+    """The events' logger. ``logging`` is imported at the first event, not when plugins
+    load: listing connectors logs nothing, and the import is a tenth of its start-up."""
+    import logging
+
+    return logging.getLogger("qmtl_core.events")
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class Events:
             try:
                 impl.function(event=event)
             except Exception:
-                log.exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+                _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
 
 
 def _default_manager() -> pluggy.PluginManager:
@@ -96,8 +106,11 @@ def _default_manager() -> pluggy.PluginManager:
 DEFAULT_EVENTS = Events(_default_manager)
 
 
-# "delivered" comes once per batch of messages: worth a metric, too chatty for INFO.
-_FEED_LEVELS = {"message_dropped": logging.WARNING, "delivered": logging.DEBUG}
+# Log levels (those of ``logging``, which is imported lazily). "delivered" comes once per
+# batch of messages: worth a metric, too chatty for INFO.
+_DEBUG, _INFO, _WARNING = 10, 20, 30
+_ORDER_WARNINGS = frozenset({"rejected", "unknown", "retried", "failed", "rate_limited"})
+_FEED_LEVELS = {"message_dropped": _WARNING, "delivered": _DEBUG}
 
 
 def _fields(data: Mapping[str, Any]) -> str:
@@ -113,13 +126,8 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
-        level = (
-            logging.WARNING
-            if event.kind in ("rejected", "unknown", "retried", "failed", "rate_limited")
-            else logging.INFO
-        )
-        log.log(
-            level,
+        _log().log(
+            _WARNING if event.kind in _ORDER_WARNINGS else _INFO,
             "order_event kind=%s connector=%s client_order_id=%s %s",
             event.kind,
             event.connector,
@@ -129,5 +137,7 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
-        level = _FEED_LEVELS.get(event.kind, logging.INFO)
-        log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))
+        level = _FEED_LEVELS.get(event.kind, _INFO)
+        _log().log(
+            level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data)
+        )

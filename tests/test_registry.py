@@ -29,8 +29,10 @@ SEED_NAMES = [
     "make_ccxt_brokerage",
 ]
 HEAVY = ("ccxt", "requests", "websocket", "websockets")
-#: Config modules the built-in plugins name by ``"module:attr"``: listing imports none.
+#: What listing connectors need not import (start-up time): the config modules the
+#: built-in plugins name by ``"module:attr"``, and logging (listing logs nothing).
 CONFIGS = (
+    "logging",
     "qmtl_core.options",
     "qmtl_plugin_http.config",
     "qmtl_ccxt_common.config",

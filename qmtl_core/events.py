@@ -126,8 +126,12 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
-        _log().log(
-            _WARNING if event.kind in _ORDER_WARNINGS else _INFO,
+        level = _WARNING if event.kind in _ORDER_WARNINGS else _INFO
+        log = _log()
+        if not log.isEnabledFor(level):
+            return  # every order passes here: format nothing nobody reads
+        log.log(
+            level,
             "order_event kind=%s connector=%s client_order_id=%s %s",
             event.kind,
             event.connector,
@@ -138,6 +142,7 @@ class LoggingObserver:
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
         level = _FEED_LEVELS.get(event.kind, _INFO)
-        _log().log(
-            level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data)
-        )
+        log = _log()
+        if not log.isEnabledFor(level):
+            return
+        log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

@@ -7,6 +7,7 @@ are ``Decimal`` built from the decimal text of the input: ``0.1`` stays ``0.1``.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import uuid
@@ -208,13 +209,19 @@ def _positive(name: str, value: Any) -> Decimal:
     return number
 
 
+@functools.cache
+def _members(enum: type[StrEnum]) -> dict[str, StrEnum]:
+    """``enum``'s members by value, made once (every order looks its side and type up)."""
+    return {member.value: member for member in enum}
+
+
 def _choice(name: str, value: Any, enum: type[StrEnum], *, upper: bool) -> Any:
-    allowed: list[str] = [m.value for m in enum]
+    members = _members(enum)
     if isinstance(value, str):
         text = value.strip().upper() if upper else value.strip().lower()
-        if text in allowed:
-            return enum(text)
-    raise OrderValidationError(name, value, f"must be one of {'|'.join(allowed)}")
+        if text in members:
+            return members[text]
+    raise OrderValidationError(name, value, f"must be one of {'|'.join(members)}")
 
 
 def _present(data: Mapping[str, Any], name: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -14,8 +15,12 @@ _SECRET_KEY = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
-    """True for option names that hold credentials (``apiKey``, ``secret``, ``token`` ...)."""
+    """True for option names that hold credentials (``apiKey``, ``secret``, ``token`` ...).
+
+    Remembered per name: every order event's few field names pass here several times.
+    """
     return bool(_SECRET_KEY.search(key))
 
 

@@ -143,15 +143,15 @@ class Order:
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready fields, decimals as exact strings, absent fields left out."""
         payload: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _ORDER_FIELDS:
+            value = getattr(self, name)
             if value is None:
                 continue
             if isinstance(value, Decimal):
                 value = str(value)
             elif isinstance(value, StrEnum):
                 value = value.value
-            payload[f.name] = value
+            payload[name] = value
         return payload
 
 
@@ -179,16 +179,21 @@ def to_decimal(name: str, value: Any) -> Decimal:
         raise OrderValidationError(name, value, "must be finite")
     if number and not MIN_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
         raise OrderValidationError(name, value, "out of range: use a number between 1e-28 and 1e28")
-    if _significant_digits(number) > MAX_DECIMAL_DIGITS:
+    if _too_precise(number):
         raise OrderValidationError(
             name, value, f"too precise: at most {MAX_DECIMAL_DIGITS} significant digits"
         )
     return number
 
 
-def _significant_digits(number: Decimal) -> int:
-    """Digits without trailing zeros, counted exactly (``normalize`` would round first)."""
-    return len("".join(map(str, number.as_tuple().digits)).rstrip("0"))
+def _too_precise(number: Decimal) -> bool:
+    """More than MAX_DECIMAL_DIGITS digits without trailing zeros, counted exactly
+    (``normalize`` would round first); only a long number's zeros need counting."""
+    digits = number.as_tuple().digits
+    return (
+        len(digits) > MAX_DECIMAL_DIGITS
+        and len("".join(map(str, digits)).rstrip("0")) > MAX_DECIMAL_DIGITS
+    )
 
 
 def venue_decimal(name: str, value: Any) -> Decimal | None:

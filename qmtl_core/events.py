@@ -95,6 +95,7 @@ class Events:
                 _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
 
 
+@functools.cache  # default_registry() is built once per process too
 def _default_manager() -> pluggy.PluginManager:
     from qmtl_core.registry import default_registry
 

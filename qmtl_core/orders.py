@@ -295,7 +295,7 @@ def validate_order(
     d = _normalise_keys(data)
 
     symbol = d.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip() or any(c.isspace() for c in symbol):
+    if not isinstance(symbol, str) or symbol.split() != [symbol]:  # empty, or has a space
         raise OrderValidationError(
             "symbol", symbol, "required, text without spaces, e.g. 'BTC/USDT'"
         )

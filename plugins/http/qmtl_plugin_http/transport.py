@@ -171,7 +171,8 @@ class Transport:
                 self._connect(pool, conn)
             sock = conn.sock
             assert sock is not None  # connected just above
-            sock.settimeout(timeout)
+            if sock.gettimeout() != timeout:  # settimeout costs a system call each time
+                sock.settimeout(timeout)
             sock.sendall(request)
             answer = http.client.HTTPResponse(sock, method=method)
             answer.begin()

@@ -9,9 +9,11 @@ import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
+from pluggy import HookImpl
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
@@ -78,29 +80,49 @@ class Events:
         self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
     ) -> None:
         """Tell every observer about an order's step (secrets in ``data`` redacted)."""
-        self._deliver(
-            "qmtl_order_event", OrderEvent(kind, connector, client_order_id, redact(data))
-        )
+        impls = self._listeners("qmtl_order_event", order_level(kind))
+        if impls:
+            event = OrderEvent(kind, connector, client_order_id, redact(data))
+            self._deliver(impls, event)
 
     def feed(self, kind: FeedEventKind, feed: str, **data: Any) -> None:
         """Tell every observer about a feed's step (secrets in ``data`` redacted)."""
-        self._deliver("qmtl_feed_event", FeedEvent(kind, feed, redact(data)))
+        impls = self._listeners("qmtl_feed_event", feed_level(kind))
+        if impls:
+            self._deliver(impls, FeedEvent(kind, feed, redact(data)))
 
-    def _deliver(self, hook_name: str, event: OrderEvent | FeedEvent) -> None:
-        hook = getattr(self._manager().hook, hook_name)
-        for impl in reversed(hook.get_hookimpls()):
+    def _listeners(self, hook_name: str, level: int) -> list[HookImpl]:
+        """The observers of ``hook_name``, in call order, without the built-in log
+        observer while its logger drops lines of ``level``: then an event nobody
+        hears is not even built (its data not redacted), which is most of them."""
+        impls = getattr(self._manager().hook, hook_name).get_hookimpls()
+        quiet = not _log().isEnabledFor(level)
+        return [
+            impl
+            for impl in reversed(impls)
+            if not (quiet and isinstance(impl.plugin, LoggingObserver))
+        ]
+
+    def _deliver(self, impls: list[HookImpl], event: OrderEvent | FeedEvent) -> None:
+        for impl in impls:
             try:
                 impl.function(event=event)
             except Exception:
                 _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
 
 
-@functools.cache  # default_registry() is built once per process too
 def _default_manager() -> pluggy.PluginManager:
-    from qmtl_core.registry import default_registry
-
-    manager: pluggy.PluginManager = default_registry().plugin_manager
+    manager: pluggy.PluginManager = _registry_module().default_registry().plugins.manager
     return manager
+
+
+@functools.cache
+def _registry_module() -> ModuleType:
+    """``qmtl_core.registry`` (it imports this module): imported on the first event, not
+    on every one."""
+    import qmtl_core.registry
+
+    return qmtl_core.registry
 
 
 #: The default registry's events, looked up on each event (the registry is built lazily).
@@ -110,8 +132,18 @@ DEFAULT_EVENTS = Events(_default_manager)
 # Log levels (those of ``logging``, which is imported lazily). "delivered" comes once per
 # batch of messages: worth a metric, too chatty for INFO.
 _DEBUG, _INFO, _WARNING = 10, 20, 30
-_ORDER_WARNINGS = frozenset({"rejected", "unknown", "retried", "failed", "rate_limited"})
 _FEED_LEVELS = {"message_dropped": _WARNING, "delivered": _DEBUG}
+_WARNING_ORDER_KINDS = frozenset({"rejected", "unknown", "retried", "failed", "rate_limited"})
+
+
+def order_level(kind: str) -> int:
+    """The log level of an order event: WARNING when something went wrong, else INFO."""
+    return _WARNING if kind in _WARNING_ORDER_KINDS else _INFO
+
+
+def feed_level(kind: str) -> int:
+    """The log level of a feed event (``delivered`` is DEBUG: it comes per batch)."""
+    return _FEED_LEVELS.get(kind, _INFO)
 
 
 def _fields(data: Mapping[str, Any]) -> str:
@@ -127,10 +159,10 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
-        level = _WARNING if event.kind in _ORDER_WARNINGS else _INFO
+        level = order_level(event.kind)
         log = _log()
         if not log.isEnabledFor(level):
-            return  # every order passes here: format nothing nobody reads
+            return  # nobody reads the line: do not format it
         log.log(
             level,
             "order_event kind=%s connector=%s client_order_id=%s %s",
@@ -142,7 +174,7 @@ class LoggingObserver:
 
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
-        level = _FEED_LEVELS.get(event.kind, _INFO)
+        level = feed_level(event.kind)
         log = _log()
         if not log.isEnabledFor(level):
             return

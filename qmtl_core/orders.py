@@ -7,7 +7,6 @@ are ``Decimal`` built from the decimal text of the input: ``0.1`` stays ``0.1``.
 
 from __future__ import annotations
 
-import functools
 import math
 import re
 import uuid
@@ -15,6 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import cache
 from typing import Any
 
 from qmtl_core.errors import OrderValidationError, VenueProtocolError, shown
@@ -179,21 +179,20 @@ def to_decimal(name: str, value: Any) -> Decimal:
         raise OrderValidationError(name, value, "must be finite")
     if number and not MIN_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
         raise OrderValidationError(name, value, "out of range: use a number between 1e-28 and 1e28")
-    if _too_precise(number):
+    if _significant_digits(number) > MAX_DECIMAL_DIGITS:
         raise OrderValidationError(
             name, value, f"too precise: at most {MAX_DECIMAL_DIGITS} significant digits"
         )
     return number
 
 
-def _too_precise(number: Decimal) -> bool:
-    """More than MAX_DECIMAL_DIGITS digits without trailing zeros, counted exactly
-    (``normalize`` would round first); only a long number's zeros need counting."""
+def _significant_digits(number: Decimal) -> int:
+    """Digits without trailing zeros, counted exactly (``normalize`` would round first)."""
     digits = number.as_tuple().digits
-    return (
-        len(digits) > MAX_DECIMAL_DIGITS
-        and len("".join(map(str, digits)).rstrip("0")) > MAX_DECIMAL_DIGITS
-    )
+    count = len(digits)
+    while count and digits[count - 1] == 0:
+        count -= 1
+    return count
 
 
 def venue_decimal(name: str, value: Any) -> Decimal | None:
@@ -214,19 +213,20 @@ def _positive(name: str, value: Any) -> Decimal:
     return number
 
 
-@functools.cache
-def _members(enum: type[StrEnum]) -> dict[str, StrEnum]:
-    """``enum``'s members by value, made once (every order looks its side and type up)."""
-    return {member.value: member for member in enum}
-
-
 def _choice(name: str, value: Any, enum: type[StrEnum], *, upper: bool) -> Any:
     members = _members(enum)
     if isinstance(value, str):
         text = value.strip().upper() if upper else value.strip().lower()
-        if text in members:
-            return members[text]
+        member = members.get(text)
+        if member is not None:
+            return member
     raise OrderValidationError(name, value, f"must be one of {'|'.join(members)}")
+
+
+@cache
+def _members(enum: type[StrEnum]) -> dict[str, StrEnum]:
+    """``enum``'s members by value, in definition order (built once per enum)."""
+    return {member.value: member for member in enum}
 
 
 def _present(data: Mapping[str, Any], name: str) -> bool:
@@ -398,6 +398,11 @@ class OrderAck(Mapping[str, Any]):
         if key in _ACK_FIELDS:
             return getattr(self, key)
         raise KeyError(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """``ack[key]``, or ``default`` for a name that is not a field (one lookup, not
+        ``Mapping.get``'s try/except around ``__getitem__``: clients read acks per call)."""
+        return getattr(self, key) if key in _ACK_FIELDS else default
 
     def __iter__(self) -> Iterator[str]:
         return iter(_ACK_FIELDS)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import functools
 import re
 from collections.abc import Mapping
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "***"
@@ -15,12 +15,11 @@ _SECRET_KEY = re.compile(
 )
 
 
-@functools.lru_cache(maxsize=1024)
+@lru_cache(maxsize=1024)
 def is_secret_key(key: str) -> bool:
     """True for option names that hold credentials (``apiKey``, ``secret``, ``token`` ...).
 
-    Remembered per name: every order event's few field names pass here several times.
-    """
+    Cached: the same few field names pass through here on every order event."""
     return bool(_SECRET_KEY.search(key))
 
 

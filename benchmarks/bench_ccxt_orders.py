@@ -26,8 +26,8 @@ from typing import Any
 
 import ccxt
 
-from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
 from qmtl_ccxt_common.products import SPOT
+from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
 from qmtl_core import CcxtBrokerageClient, OrderStatus
 
 SYMBOL = "BTC/USDT"

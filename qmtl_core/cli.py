@@ -6,7 +6,6 @@ Plugins add their own sub-commands through the ``register_commands`` hook.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -178,7 +177,7 @@ def build_parser(registry: Registry) -> argparse.ArgumentParser:
         help="list installed connectors and failed plugins",
         description="List the connectors the installed plugins register (kind, name, "
         "distribution, version, OCO support), then the plugins that failed to load and why.",
-    ).set_defaults(func=cmd_plugins)
+    ).set_defaults(func=cmd_plugins, logs=False)
     check = sub.add_parser(
         "check",
         help="validate a qmtl.yml and print it, secrets redacted",
@@ -228,10 +227,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args = build_parser(registry).parse_args(argv)
-    logging.basicConfig(
-        level=logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if getattr(args, "logs", True):
+        # Listing runs no connector code, so it skips this: importing logging is about
+        # a tenth of its start-up.
+        import logging
+
+        logging.basicConfig(
+            level=logging.INFO if args.verbose else logging.WARNING,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
     try:
         return int(args.func(args))
     except PluginError as exc:  # e.g. a command's optional dependency is missing

@@ -6,18 +6,20 @@ Observers are isolated: one that raises is logged and the order carries on.
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pluggy
 from pluggy import HookImpl
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.redaction import redact
+
+if TYPE_CHECKING:
+    import logging
 
 OrderEventKind = Literal[
     "validated",
@@ -32,7 +34,14 @@ OrderEventKind = Literal[
 ]
 FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped", "delivered"]
 
-log = logging.getLogger("qmtl_core.events")
+
+@functools.cache
+def _log() -> logging.Logger:
+    """The events' logger. ``logging`` is imported at the first event, not when plugins
+    load: listing connectors logs nothing, and the import is a tenth of its start-up."""
+    import logging
+
+    return logging.getLogger("qmtl_core.events")
 
 
 @dataclass(frozen=True)
@@ -87,7 +96,7 @@ class Events:
         observer while its logger drops lines of ``level``: then an event nobody
         hears is not even built (its data not redacted), which is most of them."""
         impls = getattr(self._manager().hook, hook_name).get_hookimpls()
-        quiet = not log.isEnabledFor(level)
+        quiet = not _log().isEnabledFor(level)
         return [
             impl
             for impl in reversed(impls)
@@ -99,7 +108,7 @@ class Events:
             try:
                 impl.function(event=event)
             except Exception:
-                log.exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+                _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
 
 
 def _default_manager() -> pluggy.PluginManager:
@@ -120,19 +129,21 @@ def _registry_module() -> ModuleType:
 DEFAULT_EVENTS = Events(_default_manager)
 
 
-# "delivered" comes once per batch of messages: worth a metric, too chatty for INFO.
-_FEED_LEVELS = {"message_dropped": logging.WARNING, "delivered": logging.DEBUG}
+# Log levels (those of ``logging``, which is imported lazily). "delivered" comes once per
+# batch of messages: worth a metric, too chatty for INFO.
+_DEBUG, _INFO, _WARNING = 10, 20, 30
+_FEED_LEVELS = {"message_dropped": _WARNING, "delivered": _DEBUG}
 _WARNING_ORDER_KINDS = frozenset({"rejected", "unknown", "retried", "failed", "rate_limited"})
 
 
 def order_level(kind: str) -> int:
     """The log level of an order event: WARNING when something went wrong, else INFO."""
-    return logging.WARNING if kind in _WARNING_ORDER_KINDS else logging.INFO
+    return _WARNING if kind in _WARNING_ORDER_KINDS else _INFO
 
 
 def feed_level(kind: str) -> int:
     """The log level of a feed event (``delivered`` is DEBUG: it comes per batch)."""
-    return _FEED_LEVELS.get(kind, logging.INFO)
+    return _FEED_LEVELS.get(kind, _INFO)
 
 
 def _fields(data: Mapping[str, Any]) -> str:
@@ -149,6 +160,7 @@ class LoggingObserver:
     @hookimpl
     def qmtl_order_event(self, event: OrderEvent) -> None:
         level = order_level(event.kind)
+        log = _log()
         if not log.isEnabledFor(level):
             return  # nobody reads the line: do not format it
         log.log(
@@ -163,6 +175,7 @@ class LoggingObserver:
     @hookimpl
     def qmtl_feed_event(self, event: FeedEvent) -> None:
         level = feed_level(event.kind)
+        log = _log()
         if not log.isEnabledFor(level):
             return
         log.log(level, "feed_event kind=%s feed=%s %s", event.kind, event.feed, _fields(event.data))

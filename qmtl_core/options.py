@@ -283,6 +283,11 @@ class ConnectorConfig:
 _SCHEMAS: dict[type[ConnectorConfig], tuple[Option, ...]] = {}
 
 
+@dataclass(frozen=True, kw_only=True)
+class NoOptions(ConnectorConfig):
+    """The config of a connector that takes no options."""
+
+
 def options_of(cls: type[ConnectorConfig]) -> tuple[Option, ...]:
     """The options ``cls`` declares, resolved from its fields once and kept."""
     found = _SCHEMAS.get(cls)

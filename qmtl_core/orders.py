@@ -143,15 +143,15 @@ class Order:
     def to_payload(self) -> dict[str, Any]:
         """JSON-ready fields, decimals as exact strings, absent fields left out."""
         payload: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
+        for name in _ORDER_FIELDS:
+            value = getattr(self, name)
             if value is None:
                 continue
             if isinstance(value, Decimal):
                 value = str(value)
             elif isinstance(value, StrEnum):
                 value = value.value
-            payload[f.name] = value
+            payload[name] = value
         return payload
 
 
@@ -295,7 +295,7 @@ def validate_order(
     d = _normalise_keys(data)
 
     symbol = d.get("symbol")
-    if not isinstance(symbol, str) or not symbol.strip() or any(c.isspace() for c in symbol):
+    if not isinstance(symbol, str) or symbol.split() != [symbol]:  # empty, or has a space
         raise OrderValidationError(
             "symbol", symbol, "required, text without spaces, e.g. 'BTC/USDT'"
         )

@@ -125,7 +125,7 @@ def redact(value: Any) -> Any:
         return value  # plain scalars first: events pass through here on every order
     if isinstance(value, Secret):
         return REDACTED
-    if isinstance(value, Mapping):
+    if kind is dict or isinstance(value, Mapping):  # a dict first: no ABC check per event
         return {
             k: (
                 REDACTED

@@ -13,23 +13,33 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, TypeGuard, get_args
 
 from qmtl_core.entry_points import resolve
 from qmtl_core.errors import PluginError, UnknownConnectorError
 from qmtl_core.events import Events
-from qmtl_core.options import ConnectorConfig, Locator, Option, did_you_mean
 from qmtl_core.plugins import PluginFailure, PluginSet, make_plugin_manager, provider_hint
+
+if TYPE_CHECKING:
+    # Imported where used: listing connectors whose configs are named by strings
+    # builds no config dataclass at all.
+    from qmtl_core.options import ConnectorConfig, Locator, Option
 
 Kind = Literal["brokerage", "feed"]
 KINDS: tuple[str, ...] = get_args(Kind)
 Factory = Callable[..., Any] | str
+#: A connector's config class, or a ``"module:attr"`` string naming it (imported on first
+#: use, like a lazy factory, so that listing connectors imports no config module).
+ConfigTarget = type["ConnectorConfig"] | str
 FEED_CALLBACKS = ("on_message", "on_error", "on_reconnect")
+#: The config of a connector registered without one.
+NO_OPTIONS = "qmtl_core.options:NoOptions"
 
 
-@dataclass(frozen=True, kw_only=True)
-class NoOptions(ConnectorConfig):
-    """The config of a connector that takes no options."""
+def _is_config_class(target: object) -> TypeGuard[type[ConnectorConfig]]:
+    from qmtl_core.options import ConnectorConfig
+
+    return isinstance(target, type) and issubclass(target, ConnectorConfig)
 
 
 @dataclass(frozen=True)
@@ -39,7 +49,7 @@ class ConnectorSpec:
     kind: Kind
     name: str
     factory: Factory
-    config: type[ConnectorConfig]
+    config_target: ConfigTarget
     plugin: str
     distribution: str | None
     version: str | None
@@ -48,6 +58,29 @@ class ConnectorSpec:
     futures: bool = False
     dryrun: bool = False
     prices: bool = False
+
+    @functools.cached_property
+    def config(self) -> type[ConnectorConfig]:
+        """The config class, imported now if it was registered as a ``"module:attr"`` string.
+
+        A string that does not import, or names no :class:`ConnectorConfig` subclass,
+        raises :class:`PluginError` naming the plugin (listing does not import it).
+        """
+        target: object = self.config_target
+        if isinstance(target, str):
+            try:
+                target = resolve(target)
+            except Exception as exc:
+                raise PluginError(
+                    f"{self.kind} '{self.name}' ({self.distribution or self.plugin}): its "
+                    f"config {self.config_target!r} does not load: {type(exc).__name__}: {exc}"
+                ) from exc
+        if not _is_config_class(target):
+            raise PluginError(
+                f"{self.kind} '{self.name}' ({self.distribution or self.plugin}): config must "
+                f"be a ConnectorConfig subclass, got {target!r}"
+            )
+        return target
 
     @property
     def options(self) -> tuple[Option, ...]:
@@ -119,7 +152,7 @@ class Register:
         name: str,
         factory: Factory,
         *,
-        config: type[ConnectorConfig] = NoOptions,
+        config: ConfigTarget = NO_OPTIONS,
         summary: str = "",
         oco: str | None = None,
         futures: bool = False,
@@ -129,16 +162,18 @@ class Register:
         """Register connector ``name`` of ``kind`` ("brokerage" or "feed").
 
         ``factory(config, **callbacks)`` builds it from a validated instance of
-        ``config`` (a :class:`ConnectorConfig` subclass). ``oco`` describes OCO support
-        for listings ("emulated", "manual", "exchange-dependent"); ``futures`` marks a
-        futures brokerage; ``dryrun`` makes this the connector of its kind in the
-        ``dryrun`` domain (a dryrun brokerage's config has a ``futures`` option);
-        ``prices`` marks a market-data feed whose trade and ticker messages carry prices:
-        ``dryrun`` then runs it and trades on its prices (``qmtl_core.paper_prices``).
+        ``config`` (a :class:`ConnectorConfig` subclass, or a ``"module:attr"`` string
+        naming one, imported on first use so that listing connectors stays cheap).
+        ``oco`` describes OCO support for listings ("emulated", "manual",
+        "exchange-dependent"); ``futures`` marks a futures brokerage; ``dryrun`` makes
+        this the connector of its kind in the ``dryrun`` domain (a dryrun brokerage's
+        config has a ``futures`` option); ``prices`` marks a market-data feed whose
+        trade and ticker messages carry prices: ``dryrun`` then runs it and trades on
+        its prices (``qmtl_core.paper_prices``).
         """
         if kind not in KINDS:
             raise PluginError(f"kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        if not (isinstance(config, type) and issubclass(config, ConnectorConfig)):
+        if not (isinstance(config, str) or _is_config_class(config)):
             raise PluginError(f"{name}: config must be a ConnectorConfig subclass, got {config!r}")
         spec = ConnectorSpec(
             kind,
@@ -252,6 +287,8 @@ class Registry:
         if spec is not None:
             return spec
         installed = sorted(n for k, n in self._specs if k == kind)
+        from qmtl_core.options import did_you_mean
+
         message = f"no {kind} connector named '{name}'{did_you_mean(name, installed)}"
         message += f" (installed: {', '.join(installed) or 'none'})"
         raise UnknownConnectorError(

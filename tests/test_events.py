@@ -99,8 +99,15 @@ def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureF
 def test_log_lines_give_seconds_to_the_millisecond(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="qmtl_core.events")
     default_registry().events.order("retried", "c", "coid-1", attempt=1, delay=0.10541159785651551)
-    line = next(r.getMessage() for r in caplog.records if "coid-1" in r.getMessage())
-    assert line.endswith("attempt=1 delay=0.105")
+    record = next(r for r in caplog.records if "coid-1" in r.getMessage())
+    assert record.getMessage().endswith("attempt=1 delay=0.105")
+    assert record.levelno == logging.WARNING  # a retry is worth a warning
+    default_registry().events.feed("message_dropped", "f", reason="full")
+    default_registry().events.feed("connected", "f")
+    levels = {
+        r.getMessage().split()[1]: r.levelno for r in caplog.records if "feed=f" in r.getMessage()
+    }
+    assert levels == {"kind=message_dropped": logging.WARNING, "kind=connected": logging.INFO}
 
 
 def test_retries_and_unknown_outcomes_are_observed_over_http(qmtl_events: EventRecorder) -> None:

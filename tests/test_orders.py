@@ -252,8 +252,9 @@ def test_venue_numbers_that_are_not_numbers_are_protocol_errors() -> None:
         (1e300, "out of range"),
         (1e-300, "out of range"),
         ("1." + "1" * 40, "too precise"),
+        ("1." + "1" * 28, "too precise"),
     ],
-    ids=["5000-digit-int", "huge-exponent", "1e300", "1e-300", "40-digits"],
+    ids=["5000-digit-int", "huge-exponent", "1e300", "1e-300", "40-digits", "29-digits"],
 )
 def test_extreme_numbers_are_validation_errors(value: Any, says: str) -> None:
     with pytest.raises(OrderValidationError) as info:
@@ -266,6 +267,8 @@ def test_extreme_numbers_are_validation_errors(value: Any, says: str) -> None:
 def test_trailing_zeros_do_not_count_as_precision() -> None:
     order = validate_order({**SEED_ORDER, "quantity": "0.5" + "0" * 40})
     assert order.quantity == Decimal("0.5")
+    longest = "1." + "1" * 27 + "0" * 5  # 28 significant digits: the most allowed
+    assert validate_order({**SEED_ORDER, "quantity": longest}).quantity == Decimal(longest)
 
 
 @pytest.mark.parametrize("coid", ["abc\n", "abc\r\n", "\nabc", "a" * 37, ""])

@@ -129,3 +129,46 @@ def test_builtin_plugins_load_through_entry_points_like_any_other() -> None:
 
 def test_each_call_builds_a_fresh_manager() -> None:
     assert make_plugin_manager(env={}).manager is not make_plugin_manager(env={}).manager
+
+
+LAZY_CONFIG = """
+from qmtl_core.hookspecs import hookimpl
+
+@hookimpl
+def register_connectors(register):
+    register("brokerage", "lazy", "qmtl_plugin_fake.brokerage:FakeBrokerageClient.from_config",
+             config="thirdparty_lazy_config:LazyConfig", summary="config named by a string")
+    register("brokerage", "missing", "qmtl_plugin_fake.brokerage:FakeBrokerageClient",
+             config="thirdparty_lazy_config:NoSuchConfig")
+    register("brokerage", "not-a-config", "qmtl_plugin_fake.brokerage:FakeBrokerageClient",
+             config="thirdparty_lazy_config:NOT_A_CONFIG")
+"""
+LAZY_CONFIG_MODULE = """
+from dataclasses import dataclass
+from qmtl_plugin_fake.config import FakeBrokerageConfig
+
+@dataclass(frozen=True, kw_only=True)
+class LazyConfig(FakeBrokerageConfig):
+    pass
+
+NOT_A_CONFIG = dict
+"""
+
+
+def test_a_config_named_by_a_string_is_imported_on_first_use(make_dist: MakeDist) -> None:
+    make_dist(
+        "thirdparty-lazy",
+        {"thirdparty_lazy": LAZY_CONFIG, "thirdparty_lazy_config": LAZY_CONFIG_MODULE},
+        {"lazy": "thirdparty_lazy"},
+    )
+    registry = Registry(make_plugin_manager(env={"QMTL_LOAD_PLUGINS": "lazy"}))
+    specs = {s.name: s for s in registry.connectors()}
+    assert specs["lazy"].summary == "config named by a string"
+    assert "thirdparty_lazy_config" not in sys.modules  # listing did not import it
+    broker = registry.create("brokerage", "lazy", prices={"BTC/USDT": 7})
+    assert broker.last_price("BTC/USDT") == 7
+    assert specs["lazy"].config.__name__ == "LazyConfig"
+    with pytest.raises(PluginError, match=r"'missing' \(thirdparty-lazy\).*NoSuchConfig"):
+        registry.create("brokerage", "missing")
+    with pytest.raises(PluginError, match="must be a ConnectorConfig subclass"):
+        registry.validate("brokerage", "not-a-config", {})

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_position_limit.config import PositionLimitConfig
 
 
 @hookimpl
@@ -18,7 +17,7 @@ def register_connectors(register: Register) -> None:
         "brokerage",
         "position-limit",
         "qmtl_position_limit.broker:PositionLimitBrokerage.from_config",
-        config=PositionLimitConfig,
+        config="qmtl_position_limit.config:PositionLimitConfig",
         summary="wraps another brokerage; refuses orders that could breach a position limit",
         oco="as inner",
     )

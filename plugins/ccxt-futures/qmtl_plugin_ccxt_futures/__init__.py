@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_ccxt_futures.config import CcxtFuturesConfig
 
 
 @hookimpl
@@ -18,7 +17,7 @@ def register_connectors(register: Register) -> None:
         "brokerage",
         "ccxt-futures",
         "qmtl_plugin_ccxt_futures.client:FuturesCcxtBrokerageClient.from_config",
-        config=CcxtFuturesConfig,
+        config="qmtl_plugin_ccxt_futures.config:CcxtFuturesConfig",
         summary="USD-margined futures on ccxt; Binance USD-M demo trading supported",
         oco="exchange-dependent",
         futures=True,

@@ -7,7 +7,6 @@ Registration imports no ccxt code: the config class is ccxt-free and the factori
 
 from __future__ import annotations
 
-from qmtl_ccxt_common.config import CcxtConfig
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
 
@@ -18,7 +17,7 @@ def register_connectors(register: Register) -> None:
         "brokerage",
         "ccxt",
         "qmtl_plugin_ccxt_spot.client:CcxtBrokerageClient.from_config",
-        config=CcxtConfig,
+        config="qmtl_ccxt_common.config:CcxtConfig",
         summary="spot orders on any ccxt exchange; Binance testnet/demo supported",
         oco="exchange-dependent",
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_ccxt_stream.config import CcxtStreamConfig
 
 
 @hookimpl
@@ -18,7 +17,7 @@ def register_connectors(register: Register) -> None:
         "feed",
         "ccxt",
         "qmtl_plugin_ccxt_stream.feed:CcxtStreamFeed.from_config",
-        config=CcxtStreamConfig,
+        config="qmtl_plugin_ccxt_stream.config:CcxtStreamConfig",
         summary="exchange trades, order book, candles and tickers over ccxt.pro WebSockets",
         prices=True,  # trades and tickers: dryrun trades on them (paper on live prices)
     )

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_fake.config import FakeBrokerageConfig
 
 
 @hookimpl
@@ -17,7 +16,7 @@ def register_connectors(register: Register) -> None:
         "brokerage",
         "fake",
         "qmtl_plugin_fake.brokerage:FakeBrokerageClient.from_config",
-        config=FakeBrokerageConfig,
+        config="qmtl_plugin_fake.config:FakeBrokerageConfig",
         summary="in-memory paper engine: market fills at last price, limits rest",
         oco="emulated",
         dryrun=True,

@@ -9,7 +9,7 @@ from typing import Any
 from qmtl_core.errors import FeedError
 from qmtl_core.events import DEFAULT_EVENTS, Events
 from qmtl_core.feeds import ErrorHandler, MessageHandler, deliver
-from qmtl_core.registry import NoOptions
+from qmtl_core.options import NoOptions
 
 
 class FakeLiveDataFeed:

@@ -10,7 +10,6 @@ import argparse
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_http.config import HttpBrokerageConfig
 
 
 @hookimpl
@@ -19,7 +18,7 @@ def register_connectors(register: Register) -> None:
         "brokerage",
         "http",
         "qmtl_plugin_http.client:HttpBrokerageClient.from_config",
-        config=HttpBrokerageConfig,
+        config="qmtl_plugin_http.config:HttpBrokerageConfig",
         summary="HTTP broker protocol: idempotent POST, GET/DELETE by id",
         oco="manual",
     )

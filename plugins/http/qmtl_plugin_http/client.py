@@ -22,7 +22,7 @@ from qmtl_core.orders import Order, OrderAck, OrderType
 from qmtl_core.redaction import REDACTED, Secret, redact_url
 from qmtl_plugin_http.config import HttpBrokerageConfig
 from qmtl_plugin_http.protocol import IDEMPOTENCY_HEADER, order_path
-from qmtl_plugin_http.transport import Transport
+from qmtl_plugin_http.transport import Answer, Transport
 from qmtl_plugin_http.wire import (
     not_cancelable,
     parse_ack,
@@ -126,7 +126,7 @@ class TradeExecutionService(BaseBrokerageClient):
         *,
         payload: dict[str, Any] | None = None,
         idempotency_key: str | None = None,
-    ) -> tuple[requests.Response, str]:
+    ) -> tuple[Answer, str]:
         """One request, no retries; returns the answer and a description for messages.
 
         Anything wrong with the request itself (a header the transport refuses, a

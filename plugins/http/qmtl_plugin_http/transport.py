@@ -5,9 +5,10 @@ environment (proxy variables and ``NO_PROXY``, ``REQUESTS_CA_BUNDLE``, ``.netrc`
 read by a ``requests.Session`` once per client, and requests' own ``HTTPAdapter``
 builds the urllib3 connection pool (TLS verification and CA settings, proxy tunnels).
 Per request, this module only writes the request in one ``sendall`` on a connection
-from that pool and reads the answer with ``http.client``: requests' and urllib3's
-per-call machinery (URL parsing, header merging, hooks, retry objects, a second
-response wrapper) cost more than the loopback round trip itself.
+from that pool (urllib3 replaces one the broker has closed) and reads the answer with
+``http.client`` into an :class:`Answer`: requests' and urllib3's per-call machinery
+(URL parsing, header merging, hooks, retry objects, response wrappers and their cookie
+jars) cost more than the loopback round trip itself.
 
 Failures are raised as the ``requests`` exceptions requests itself would raise, so
 ``wire.transport_error`` decides ambiguity for both: a connection that was never
@@ -21,18 +22,16 @@ import json
 import ssl
 import threading
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
 from requests.exceptions import InvalidHeader
-from requests.structures import CaseInsensitiveDict
 from requests.utils import (
     check_header_validity,
     default_user_agent,
     get_auth_from_url,
-    get_encoding_from_headers,
     get_netrc_auth,
     select_proxy,
 )
@@ -50,6 +49,20 @@ from qmtl_plugin_http.protocol import order_path
 
 #: Keep-alive connections kept per client; threads beyond this open short-lived ones.
 POOL_SIZE = 16
+#: Request bodies as ``json.dumps(payload, allow_nan=False)`` writes them, without
+#: building an encoder per request.
+_JSON = json.JSONEncoder(allow_nan=False)
+
+
+class Answer(NamedTuple):
+    """A broker's whole answer: what ``wire`` reads of it, and nothing to build per request."""
+
+    status_code: int
+    reason: str
+    #: Case-insensitive ``get(name)`` (http.client's parsed headers); a header sent
+    #: twice gives its first value.
+    headers: http.client.HTTPMessage
+    content: bytes
 
 
 def _basic(user: str, password: str) -> str:
@@ -63,8 +76,7 @@ class Transport:
 
     ``build`` turns a request into bytes (anything wrong with it raises ``ValueError``
     or ``TypeError`` there, before a connection is touched); ``send`` writes them and
-    returns the answer as a ``requests.Response`` (status, case-insensitive headers,
-    body), or raises a ``requests.RequestException``.
+    returns the :class:`Answer`, or raises a ``requests.RequestException``.
     """
 
     def __init__(self, url: str) -> None:
@@ -127,7 +139,7 @@ class Transport:
         lines = [f"{method} {target} HTTP/1.1\r\n", self._fixed]
         body = b""
         if payload is not None:
-            body = json.dumps(payload, allow_nan=False).encode("utf-8")
+            body = _JSON.encode(payload).encode("utf-8")
             lines.append("Content-Type: application/json\r\n")
         if payload is not None or method != "GET":
             lines.append(f"Content-Length: {len(body)}\r\n")
@@ -146,7 +158,7 @@ class Transport:
         lines.append("\r\n")
         return "".join(lines).encode("latin-1") + body
 
-    def send(self, method: str, request: bytes, timeout: float) -> requests.Response:
+    def send(self, method: str, request: bytes, timeout: float) -> Answer:
         """Write ``request`` on a pooled connection and read the whole answer."""
         pool = self._pool or self._new_pool()
         try:
@@ -159,7 +171,8 @@ class Transport:
                 self._connect(pool, conn)
             sock = conn.sock
             assert sock is not None  # connected just above
-            sock.settimeout(timeout)
+            if sock.gettimeout() != timeout:  # settimeout costs a system call each time
+                sock.settimeout(timeout)
             sock.sendall(request)
             answer = http.client.HTTPResponse(sock, method=method)
             answer.begin()
@@ -178,7 +191,7 @@ class Transport:
         if answer.will_close:
             conn.close()
         pool._put_conn(conn)
-        return _response(answer, body, self.url)
+        return Answer(answer.status, answer.reason, answer.msg, body)
 
     def _new_pool(self) -> HTTPConnectionPool:
         with self._lock:
@@ -214,19 +227,3 @@ class Transport:
         """A connection in an unknown state is closed; its slot goes back to the pool."""
         conn.close()
         pool._put_conn(conn)
-
-
-def _response(answer: http.client.HTTPResponse, body: bytes, url: str) -> requests.Response:
-    """``answer`` as the ``requests.Response`` requests would have built (body read)."""
-    headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()
-    for name, value in answer.msg.items():
-        seen = headers.get(name)
-        headers[name] = value if seen is None else f"{seen}, {value}"
-    resp = requests.Response()
-    resp.status_code = answer.status
-    resp.reason = answer.reason
-    resp.headers = headers
-    resp.encoding = get_encoding_from_headers(headers)
-    resp.url = url
-    resp._content = body
-    return resp

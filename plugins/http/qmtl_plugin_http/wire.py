@@ -29,6 +29,7 @@ from qmtl_core.errors import (
 )
 from qmtl_core.orders import OrderAck, OrderStatus, parse_status, venue_decimal
 from qmtl_plugin_http.protocol import STATUS_ALIASES
+from qmtl_plugin_http.transport import Answer
 
 _MESSAGE_KEYS = ("error", "message", "detail")
 _SNIPPET = 200
@@ -87,14 +88,14 @@ def retry_after_seconds(value: str | None) -> float | None:
     return max(0.0, seconds) if math.isfinite(seconds) else None
 
 
-def _json(resp: requests.Response) -> Any:
+def _json(resp: Answer) -> Any:
     try:
         return json.loads(resp.content)
     except ValueError:
         return None
 
 
-def broker_message(resp: requests.Response) -> str:
+def broker_message(resp: Answer) -> str:
     """The broker's own explanation: a JSON ``error``/``message``/``detail`` or the text."""
     body = _json(resp)
     if isinstance(body, Mapping):
@@ -106,7 +107,7 @@ def broker_message(resp: requests.Response) -> str:
     return text or resp.reason or "no message"
 
 
-def raise_for_answer(resp: requests.Response, action: str) -> None:
+def raise_for_answer(resp: Answer, action: str) -> None:
     """Raise the core error for a non-2xx answer; 4xx are final, 5xx and 429 retryable."""
     code = resp.status_code
     if 200 <= code < 300:
@@ -133,7 +134,7 @@ def raise_for_answer(resp: requests.Response, action: str) -> None:
     )
 
 
-def not_cancelable(resp: requests.Response, ref: str, action: str) -> OrderNotCancelable:
+def not_cancelable(resp: Answer, ref: str, action: str) -> OrderNotCancelable:
     """A 409 answer to DELETE: the order is already complete."""
     body = _json(resp)
     status = body.get("status") if isinstance(body, Mapping) else None
@@ -146,7 +147,7 @@ def not_cancelable(resp: requests.Response, ref: str, action: str) -> OrderNotCa
 
 
 def parse_ack(
-    resp: requests.Response, action: str, *, client_order_id: str | None, ref: str | None = None
+    resp: Answer, action: str, *, client_order_id: str | None, ref: str | None = None
 ) -> OrderAck:
     """A 2xx order answer as an ack; ``client_order_id`` (if given) must match the answer's.
 

@@ -36,6 +36,7 @@ class _Answer:
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
     drop: bool = False  # close the connection without answering
+    close_after: bool = False  # answer, then close the connection without announcing it
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -63,6 +64,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer.body)))
         self.end_headers()
         self.wfile.write(answer.body)
+        if answer.close_after:  # like a broker whose keep-alive timeout ran out
+            self.close_connection = True
 
     do_GET = do_POST = do_DELETE = _serve
 
@@ -82,6 +85,10 @@ class _Server(ThreadingHTTPServer):
         self.peer.count_connection()
         super().process_request(request, client_address)
 
+    def shutdown_request(self, request: Any) -> None:
+        super().shutdown_request(request)
+        self.peer.count_closed()
+
 
 class ScriptedPeer:
     """``with ScriptedPeer() as peer:``; ``peer.add(...)`` scripts, ``peer.calls`` records.
@@ -95,6 +102,7 @@ class ScriptedPeer:
         self._script: list[tuple[_Answer, bool]] = []
         self.calls: list[Call] = []
         self.connections = 0
+        self.closed = 0  # connections the peer has closed
         self._server = _Server(self)
         if tls is not None:
             self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
@@ -124,10 +132,11 @@ class ScriptedPeer:
         text: str = "",
         headers: dict[str, str] | None = None,
         drop: bool = False,
+        close_after: bool = False,
         repeat: bool = False,
     ) -> None:
         body = json.dumps(json_body).encode() if json_body is not None else text.encode()
-        answer = _Answer(method, target, status, body, dict(headers or {}), drop)
+        answer = _Answer(method, target, status, body, dict(headers or {}), drop, close_after)
         with self._lock:
             self._script.append((answer, repeat))
 
@@ -145,3 +154,7 @@ class ScriptedPeer:
     def count_connection(self) -> None:
         with self._lock:
             self.connections += 1
+
+    def count_closed(self) -> None:
+        with self._lock:
+            self.closed += 1

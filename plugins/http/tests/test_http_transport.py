@@ -26,6 +26,7 @@ from cryptography.x509.oid import NameOID
 
 from qmtl_core import OrderStatus, TransientError
 from qmtl_core.errors import RequestNotSent
+from qmtl_core.testing import wait_until
 from qmtl_plugin_http.client import HttpBrokerageClient
 
 from .conftest import market
@@ -233,6 +234,21 @@ def test_connections_are_kept_alive_and_shared_between_threads(peer: ScriptedPee
     assert [ack.client_order_id for ack in acks] == ids
     assert len(peer.calls) == (threads + 1) * per_thread
     assert 1 <= peer.connections <= threads
+
+
+def test_a_keep_alive_connection_the_broker_closed_is_replaced_before_sending(
+    peer: ScriptedPeer,
+) -> None:
+    peer.add("POST", PATH, status=201, json_body=ACK, close_after=True)
+    peer.add("POST", PATH, status=201, json_body=ACK)
+    with HttpBrokerageClient(peer.base_url + PATH, max_retries=0) as client:
+        client.post_order(market(client_order_id="before"))
+        wait_until(lambda: peer.closed == 1, timeout=5, what="the peer to close the connection")
+        # No retry allowed: the order must go out on a fresh connection at the first try.
+        ack = client.post_order(market(client_order_id="after"))
+    assert ack.status is OrderStatus.FILLED
+    assert [call.headers["Idempotency-Key"] for call in peer.calls] == ["before", "after"]
+    assert peer.connections == 2
 
 
 def test_a_token_the_transport_refuses_is_never_shown(peer: ScriptedPeer) -> None:

@@ -11,7 +11,6 @@ import argparse
 
 from qmtl_core.hookspecs import hookimpl
 from qmtl_core.registry import Register
-from qmtl_plugin_websocket.config import WebSocketFeedConfig
 
 
 @hookimpl
@@ -20,7 +19,7 @@ def register_connectors(register: Register) -> None:
         "feed",
         "websocket",
         "qmtl_plugin_websocket.feed:WebSocketFeed.from_config",
-        config=WebSocketFeedConfig,
+        config="qmtl_plugin_websocket.config:WebSocketFeedConfig",
         summary="WebSocket feed: bearer auth, heartbeat, reconnect with backoff, back-pressure",
     )
     register.shorthand(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Container, Mapping
 from dataclasses import dataclass, field
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,6 +33,18 @@ OrderEventKind = Literal[
     "rate_limited",
 ]
 FeedEventKind = Literal["connected", "disconnected", "reconnected", "message_dropped", "delivered"]
+
+
+class _Everything:
+    """Contains every event kind: what an observer hears unless it says otherwise."""
+
+    def __contains__(self, kind: object) -> bool:
+        return True
+
+
+#: An observer may set ``qmtl_event_kinds`` (a set of order and feed event kinds) to
+#: hear only those; without it, it hears every kind (this).
+ALL_KINDS: Container[str] = _Everything()
 
 
 @functools.cache
@@ -80,28 +92,31 @@ class Events:
         self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
     ) -> None:
         """Tell every observer about an order's step (secrets in ``data`` redacted)."""
-        impls = self._listeners("qmtl_order_event", order_level(kind))
+        impls = self._listeners("qmtl_order_event", kind, order_level(kind))
         if impls:
             event = OrderEvent(kind, connector, client_order_id, redact(data))
             self._deliver(impls, event)
 
     def feed(self, kind: FeedEventKind, feed: str, **data: Any) -> None:
         """Tell every observer about a feed's step (secrets in ``data`` redacted)."""
-        impls = self._listeners("qmtl_feed_event", feed_level(kind))
+        impls = self._listeners("qmtl_feed_event", kind, feed_level(kind))
         if impls:
             self._deliver(impls, FeedEvent(kind, feed, redact(data)))
 
-    def _listeners(self, hook_name: str, level: int) -> list[HookImpl]:
-        """The observers of ``hook_name``, in call order, without the built-in log
-        observer while its logger drops lines of ``level``: then an event nobody
-        hears is not even built (its data not redacted), which is most of them."""
-        impls = getattr(self._manager().hook, hook_name).get_hookimpls()
-        quiet = not _log().isEnabledFor(level)
-        return [
-            impl
-            for impl in reversed(impls)
-            if not (quiet and isinstance(impl.plugin, LoggingObserver))
-        ]
+    def _listeners(self, hook_name: str, kind: str, level: int) -> list[HookImpl]:
+        """The observers of ``hook_name`` that hear ``kind``, in call order: not one
+        whose ``qmtl_event_kinds`` leaves ``kind`` out, nor the built-in log observer
+        while its logger drops lines of ``level``. An event nobody hears is not even
+        built (its data not redacted), which is most of them."""
+        heard = []
+        for impl in reversed(getattr(self._manager().hook, hook_name).get_hookimpls()):
+            plugin = impl.plugin
+            if isinstance(plugin, LoggingObserver):
+                if _log().isEnabledFor(level):
+                    heard.append(impl)
+            elif kind in getattr(plugin, "qmtl_event_kinds", ALL_KINDS):
+                heard.append(impl)
+        return heard
 
     def _deliver(self, impls: list[HookImpl], event: OrderEvent | FeedEvent) -> None:
         for impl in impls:

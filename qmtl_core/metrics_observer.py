@@ -146,6 +146,12 @@ class MetricsObserver:
     owns its metrics, so two observers never count into each other.
     """
 
+    #: The events it counts: the others (``validated`` ...) are not built for it.
+    qmtl_event_kinds = frozenset(
+        {"sent", "retried", "status_changed", *OUTCOMES}
+        | {"delivered", "disconnected", "reconnected", "message_dropped"}
+    )
+
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry if registry is not None else CollectorRegistry(auto_describe=True)
         self.state = StateGauges()

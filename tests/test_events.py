@@ -82,6 +82,32 @@ def test_a_failing_observer_never_disturbs_the_order(
     assert "observer bug" in caplog.text
 
 
+def test_an_observer_that_names_its_kinds_hears_only_those() -> None:
+    class Outcomes:
+        qmtl_event_kinds = frozenset({"acknowledged"})
+
+        def __init__(self) -> None:
+            self.kinds: list[str] = []
+
+        @hookimpl
+        def qmtl_order_event(self, event: OrderEvent) -> None:
+            self.kinds.append(event.kind)
+
+    outcomes, everything = Outcomes(), EventRecorder()
+    manager = default_registry().plugin_manager
+    manager.register(outcomes, name="outcomes-only")
+    manager.register(everything, name="everything")
+    try:
+        FakeBrokerageClient(prices={"BTC/USDT": 100}).post_order(
+            {"symbol": "BTC/USDT", "side": "BUY", "type": "market", "quantity": 1}
+        )
+    finally:
+        manager.unregister(name="outcomes-only")
+        manager.unregister(name="everything")
+    assert outcomes.kinds == ["acknowledged"]
+    assert [e.kind for e in everything.order_events()] == ["validated", "sent", "acknowledged"]
+
+
 def test_the_builtin_subscriber_logs_structured_lines(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO, logger="qmtl_core.events")
     FakeBrokerageClient(prices={"X": 1}).post_order(

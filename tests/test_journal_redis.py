@@ -6,10 +6,11 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+
+import pytest
 
 from qmtl_core import open_journal
-from qmtl_core.journal import EntryState
+from qmtl_core.journal import EntryState, OrderJournal
 from qmtl_core.orders import validate_order
 from qmtl_core.testing.redis_server import RedisServer
 
@@ -74,46 +75,46 @@ def _recv(sock: socket.socket) -> bytes:
         return b""
 
 
-@contextmanager
-def dropping_proxy(server: RedisServer) -> Iterator[AnswerDropper]:
-    proxy = AnswerDropper(server.port)
+@pytest.fixture
+def proxied(
+    qmtl_redis_server: RedisServer, qmtl_redis_url: str
+) -> Iterator[tuple[OrderJournal, AnswerDropper]]:
+    """A journal that reaches the session's (emptied) server through the proxy."""
+    proxy = AnswerDropper(qmtl_redis_server.port)
     try:
-        yield proxy
+        with open_journal(f"redis://127.0.0.1:{proxy.port}/0") as journal:
+            yield journal, proxy
     finally:
         proxy.close()
 
 
 def test_a_claim_whose_answer_was_lost_is_still_this_claim(
-    qmtl_redis_server: RedisServer, qmtl_redis_url: str
+    proxied: tuple[OrderJournal, AnswerDropper],
 ) -> None:
-    with dropping_proxy(qmtl_redis_server) as proxy:
-        url = f"redis://127.0.0.1:{proxy.port}/0"
-        with open_journal(url) as journal:
-            # the server knows the script: the dropped answer is its result
-            journal.claim(validate_order({**ORDER, "client_order_id": "warm"}), connector="X")
-            order = validate_order({**ORDER, "client_order_id": "lost-answer"})
-            proxy.armed.set()
-            claim = journal.claim(order, connector="X")  # ran, answer lost, made again
-            assert proxy.dropped.is_set()
-            assert claim.fresh, "the retried claim took its own entry for a duplicate"
-            assert not journal.claim(order, connector="X").fresh  # a new claim still is one
-            events = [e for e in journal.events() if e.client_order_id == "lost-answer"]
-            assert [e.state for e in events] == ["in_flight"]
+    journal, proxy = proxied
+    # the server knows the script: the dropped answer is its result
+    journal.claim(validate_order({**ORDER, "client_order_id": "warm"}), connector="X")
+    order = validate_order({**ORDER, "client_order_id": "lost-answer"})
+    proxy.armed.set()
+    claim = journal.claim(order, connector="X")  # ran, answer lost, made again
+    assert proxy.dropped.is_set()
+    assert claim.fresh, "the retried claim took its own entry for a duplicate"
+    assert not journal.claim(order, connector="X").fresh  # a new claim still is one
+    events = [e for e in journal.events() if e.client_order_id == "lost-answer"]
+    assert [e.state for e in events] == ["in_flight"]
 
 
 def test_an_outcome_whose_answer_was_lost_is_stored_once(
-    qmtl_redis_server: RedisServer, qmtl_redis_url: str
+    proxied: tuple[OrderJournal, AnswerDropper],
 ) -> None:
-    with dropping_proxy(qmtl_redis_server) as proxy:
-        url = f"redis://127.0.0.1:{proxy.port}/0"
-        with open_journal(url) as journal:
-            journal.claim(validate_order({**ORDER, "client_order_id": "warm"}), connector="X")
-            journal.record("warm", EntryState.NOT_PLACED, reason="rejected")
-            journal.flush()  # the server knows the script: the dropped answer is its result
-            journal.claim(validate_order({**ORDER, "client_order_id": "o1"}), connector="X")
-            journal.record("o1", EntryState.NOT_PLACED, reason="rejected")
-            proxy.armed.set()
-            journal.flush()  # the writer's call: ran, answer lost, made again
-            assert proxy.dropped.is_set()
-            events = [e.state for e in journal.events() if e.client_order_id == "o1"]
-            assert events == ["in_flight", "not_placed"]
+    journal, proxy = proxied
+    journal.claim(validate_order({**ORDER, "client_order_id": "warm"}), connector="X")
+    journal.record("warm", EntryState.NOT_PLACED, reason="rejected")
+    journal.flush()  # the server knows the script: the dropped answer is its result
+    journal.claim(validate_order({**ORDER, "client_order_id": "o1"}), connector="X")
+    journal.record("o1", EntryState.NOT_PLACED, reason="rejected")
+    proxy.armed.set()
+    journal.flush()  # the writer's call: ran, answer lost, made again
+    assert proxy.dropped.is_set()
+    events = [e.state for e in journal.events() if e.client_order_id == "o1"]
+    assert events == ["in_flight", "not_placed"]

@@ -119,8 +119,13 @@ def proves_not_placed(error: BaseException) -> bool:
 # --- JSON forms, shared by the backends -----------------------------------------
 
 
+# Made once: ``json.dumps`` with any option builds a new encoder on every call.
+_ORDER_JSON = json.JSONEncoder(separators=(",", ":"))
+_ACK_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
 def order_to_json(order: Order) -> str:
-    return json.dumps(order.to_payload(), separators=(",", ":"))
+    return _ORDER_JSON.encode(order.to_payload())
 
 
 def order_from_json(text: str) -> Order:
@@ -138,7 +143,7 @@ def ack_to_json(ack: OrderAck) -> str:
         "average_price": None if ack.average_price is None else str(ack.average_price),
         "raw": dict(ack.raw),
     }
-    return json.dumps(data, separators=(",", ":"), default=str)
+    return _ACK_JSON.encode(data)
 
 
 def ack_from_json(text: str | None) -> OrderAck | None:

@@ -4,6 +4,8 @@ same claim, never a duplicate of itself, and an outcome stored twice is one even
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -118,3 +120,25 @@ def test_an_outcome_whose_answer_was_lost_is_stored_once(
     assert proxy.dropped.is_set()
     events = [e.state for e in journal.events() if e.client_order_id == "o1"]
     assert events == ["in_flight", "not_placed"]
+
+
+def test_a_forked_child_reads_what_it_recorded(qmtl_redis_url: str) -> None:
+    """A child keeps the journal object but not its writer thread: it stores its own
+    outcomes when it reads, instead of waiting for a thread that is not there."""
+    script = (
+        "import os, sys\n"
+        "from qmtl_core import open_journal\n"
+        "from qmtl_core.journal import EntryState\n"
+        "from qmtl_core.orders import validate_order\n"
+        "journal = open_journal(sys.argv[1])\n"
+        "fields = {'symbol': 'BTC/USDT', 'side': 'BUY', 'type': 'market', 'quantity': '1'}\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    journal.claim(validate_order({**fields, 'client_order_id': 'kid'}), connector='X')\n"
+        "    journal.record('kid', EntryState.NOT_PLACED, reason='rejected')\n"
+        "    os._exit(0 if journal.get('kid').state == 'not_placed' else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, qmtl_redis_url], timeout=60, check=False)
+    assert done.returncode == 0

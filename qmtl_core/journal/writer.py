@@ -83,7 +83,13 @@ class OutcomeWriter:
                     self._done.notify_all()
 
     def flush(self) -> None:
-        """Wait until every outcome handed over before this call is stored."""
+        """Wait until every outcome handed over before this call is stored. Without its
+        thread (a forked child keeps the object, not the thread) the caller stores them."""
+        if not self._thread.is_alive():
+            with self.taken() as batch:
+                if batch:
+                    self._store(batch)
+            return
         with self._done:
             target = self._handed
             if self._stored < target:

@@ -126,7 +126,7 @@ def test_a_forked_child_reads_what_it_recorded(qmtl_redis_url: str) -> None:
     """A child keeps the journal object but not its writer thread: it stores its own
     outcomes when it reads, instead of waiting for a thread that is not there."""
     script = (
-        "import os, sys\n"
+        "import os, signal, sys\n"
         "from qmtl_core import open_journal\n"
         "from qmtl_core.journal import EntryState\n"
         "from qmtl_core.orders import validate_order\n"
@@ -134,6 +134,7 @@ def test_a_forked_child_reads_what_it_recorded(qmtl_redis_url: str) -> None:
         "fields = {'symbol': 'BTC/USDT', 'side': 'BUY', 'type': 'market', 'quantity': '1'}\n"
         "pid = os.fork()\n"
         "if pid == 0:\n"
+        "    signal.alarm(30)  # a child that hangs dies, and the test fails\n"
         "    journal.claim(validate_order({**fields, 'client_order_id': 'kid'}), connector='X')\n"
         "    journal.record('kid', EntryState.NOT_PLACED, reason='rejected')\n"
         "    os._exit(0 if journal.get('kid').state == 'not_placed' else 3)\n"

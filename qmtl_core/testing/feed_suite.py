@@ -15,12 +15,13 @@ from typing import Any
 import pytest
 
 from qmtl_core.testing.harness import FeedHarness, until
+from qmtl_core.testing.scenarios import run_with_deadline
 
 Scenario = Callable[[], Awaitable[None]]
 
 
 def run(scenario: Scenario, timeout: float = 20.0) -> None:
-    asyncio.run(asyncio.wait_for(scenario(), timeout))
+    run_with_deadline(scenario(), timeout)
 
 
 class FeedConformance:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -14,24 +13,9 @@ from qmtl_core.testing import until
 from qmtl_plugin_ccxt_stream.feed import CcxtStreamFeed
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
-T = TypeVar("T")
-Messages = list[dict[str, Any]]
 SYMBOL = "BTC/USDT"
 API_KEY = "stream-test-key-9f31c0a7"
 SECRET = "stream-test-secret-4be2d816"
-
-
-def run(scenario: Coroutine[Any, Any, T], timeout: float = 30.0) -> T:
-    return asyncio.run(asyncio.wait_for(scenario, timeout))
-
-
-def collector() -> tuple[Messages, Callable[[dict[str, Any]], Awaitable[None]]]:
-    received: Messages = []
-
-    async def on_message(message: dict[str, Any]) -> None:
-        received.append(message)
-
-    return received, on_message
 
 
 def make_feed(venue: BinanceStandIn, on_message: Any, **options: Any) -> CcxtStreamFeed:

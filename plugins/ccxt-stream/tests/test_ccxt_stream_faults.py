@@ -15,10 +15,12 @@ from qmtl_core.errors import ConfigError, FeedError
 from qmtl_core.events import FeedEvent
 from qmtl_core.testing import record_events, until
 from qmtl_core.testing.peers import hanging_port
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_ccxt_stream.feed import CcxtStreamFeed
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
-from .conftest import API_KEY, SECRET, SYMBOL, collector, make_feed, run, subscribed
+from .conftest import API_KEY, SECRET, SYMBOL, make_feed, subscribed
 
 TRADES = "btcusdt@trade"
 

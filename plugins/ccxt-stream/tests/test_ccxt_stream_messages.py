@@ -6,9 +6,11 @@ from decimal import Decimal
 from typing import Any
 
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
-from .conftest import SYMBOL, collector, make_feed, run, subscribed
+from .conftest import SYMBOL, make_feed, subscribed
 
 BASE_KEYS = {"event", "exchange", "symbol", "timestamp"}
 

@@ -14,9 +14,11 @@ import pytest
 from qmtl_core.errors import ConfigError
 from qmtl_core.orders import OrderStatus
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
-from .conftest import API_KEY, SECRET, SYMBOL, collector, make_feed, run
+from .conftest import API_KEY, SECRET, SYMBOL, make_feed
 
 ORDER_KEYS = {"event", "exchange", "symbol", "timestamp", "id", "client_order_id"} | {
     "status",

@@ -17,10 +17,11 @@ from typing import Any
 from qmtl_core.config import load_connectors
 from qmtl_core.orders import OrderStatus
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_ccxt_stream.feed import CcxtStreamFeed
 from qmtl_plugin_ccxt_stream.testing import BinanceStandIn
 
-from .conftest import API_KEY, SECRET, SYMBOL, run, subscribed
+from .conftest import API_KEY, SECRET, SYMBOL, subscribed
 
 
 def dryrun_config(venue: BinanceStandIn) -> dict[str, Any]:

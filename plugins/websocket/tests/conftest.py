@@ -3,38 +3,18 @@ waiting on conditions with deadlines, and a check that no test leaves a thread b
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
-from collections.abc import Awaitable, Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from qmtl_core import runtime
 from qmtl_core.testing.peers import hanging_port
+from qmtl_core.testing.scenarios import Messages
 from qmtl_plugin_websocket.gateway import Gateway
 
 TOKEN = "test-token-5f0c9a"
-SCENARIO_TIMEOUT = 30.0
-T = TypeVar("T")
-
-Messages = list[dict[str, Any]]
-
-
-def run(scenario: Coroutine[Any, Any, T]) -> T:
-    """Run an async test scenario with an overall deadline."""
-    return asyncio.run(asyncio.wait_for(scenario, SCENARIO_TIMEOUT))
-
-
-def collector() -> tuple[Messages, Callable[[dict[str, Any]], Awaitable[None]]]:
-    """A list and an async on_message that appends to it."""
-    received: Messages = []
-
-    async def on_message(message: dict[str, Any]) -> None:
-        received.append(message)
-
-    return received, on_message
 
 
 def seqs(messages: Messages) -> list[int]:

@@ -7,10 +7,11 @@ import asyncio
 from typing import Any
 
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, run
+from .conftest import TOKEN
 
 QUEUE_SIZE = 50
 COUNT = 30_000

@@ -14,10 +14,12 @@ from qmtl_core import WebSocketFeed as RootWebSocketFeed
 from qmtl_core.errors import ConfigError
 from qmtl_core.feeds import LiveDataFeed
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run
+from .conftest import TOKEN
 
 STREAM = 5000
 

@@ -9,11 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.frames import NOT_AN_OBJECT, NOT_JSON, UNREADABLE, decode_frame
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, run
+from .conftest import TOKEN
 
 DEEP = "[" * 200_000 + "]" * 200_000
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, run
+from .conftest import TOKEN
 
 PADDED = {"event": "price", "pad": "x" * 100_000}
 

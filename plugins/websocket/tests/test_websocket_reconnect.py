@@ -13,10 +13,12 @@ import pytest
 from qmtl_core import runtime
 from qmtl_core.errors import FeedAuthenticationError, FeedError
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run, seqs
+from .conftest import TOKEN, seqs
 
 SUBSCRIBE = {"op": "subscribe", "channel": "prices"}
 SUBSCRIBED = {"event": "subscribed", "channel": "prices"}

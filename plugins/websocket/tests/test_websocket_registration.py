@@ -18,11 +18,13 @@ from qmtl_core.config import load_connectors
 from qmtl_core.errors import ConfigError, ConfigErrors, FeedError
 from qmtl_core.registry import default_registry
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.client import WebSocketClient
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run
+from .conftest import TOKEN
 
 HEAVY = (
     "websocket",

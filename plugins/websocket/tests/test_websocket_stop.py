@@ -12,10 +12,12 @@ import pytest
 
 from qmtl_core.errors import FeedError
 from qmtl_core.testing import until
+from qmtl_core.testing.scenarios import collect_messages as collector
+from qmtl_core.testing.scenarios import run_with_deadline as run
 from qmtl_plugin_websocket.feed import WebSocketFeed
 from qmtl_plugin_websocket.gateway import Gateway
 
-from .conftest import TOKEN, collector, run
+from .conftest import TOKEN
 
 STOP_DEADLINE = 1.0
 Setup = Callable[[Gateway, str], Awaitable[tuple[WebSocketFeed, "asyncio.Task[None] | None"]]]

@@ -11,6 +11,8 @@
   418 ban one test provokes does not hold back the next.
 - ``qmtl_redis_server`` is one real ``redis-server`` per test session on a free
   loopback port; ``qmtl_redis_url`` gives its URL with the data flushed before each test.
+- ``qmtl_no_thread_left_behind`` fails a test that leaves a thread running (a feed
+  that does not stop cleanly); a plugin's conftest makes it autouse for its tests.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ pytest.register_assert_rewrite(
     "qmtl_core.testing.events",
 )
 
-from collections.abc import Iterator  # noqa: E402  (after the rewrite registration)
+import threading  # noqa: E402  (after the rewrite registration)
+from collections.abc import Iterator  # noqa: E402
 
 from qmtl_core import runtime  # noqa: E402
 from qmtl_core.rate_stores import MEMORY  # noqa: E402
@@ -60,6 +63,15 @@ def qmtl_events() -> Iterator[EventRecorder]:
     """Every order and feed event emitted during the test, in order."""
     with record_events() as recorder:
         yield recorder
+
+
+@pytest.fixture
+def qmtl_no_thread_left_behind() -> Iterator[None]:
+    """Fail the test if it leaves a thread running that was not there before it."""
+    before = set(threading.enumerate())
+    yield
+    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
+    assert left == [], f"threads left behind: {left}"
 
 
 @pytest.fixture(scope="session")

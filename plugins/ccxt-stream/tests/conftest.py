@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,8 +49,5 @@ def quick_reconnects(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    before = set(threading.enumerate())
-    yield
-    left = [t.name for t in threading.enumerate() if t not in before and t.is_alive()]
-    assert left == [], f"threads left behind: {left}"
+def no_thread_left_behind(qmtl_no_thread_left_behind: None) -> None:
+    """Every test here fails if it leaves a thread running (the core's check)."""

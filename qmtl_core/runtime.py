@@ -38,6 +38,9 @@ JOURNAL_LEASE_SECONDS: float = 15.0
 #: How long a recorded outcome waits for the next claim of its process to carry it to
 #: the store (one write for both); then the journal's writer thread stores it alone.
 JOURNAL_OUTCOME_LINGER_SECONDS: float = 0.005
+#: How long after its last outcome the writer thread keeps looking at the queue on its
+#: own timer (once per linger period); then it sleeps until the next outcome wakes it.
+JOURNAL_OUTCOME_WATCH_SECONDS: float = 1.0
 #: Reconciliation concludes "not placed" from a lookup that finds nothing only for an
 #: entry untouched this long: a request of a crashed sender may still be on its way.
 RECONCILE_SETTLE_SECONDS: float = 10.0

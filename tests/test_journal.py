@@ -203,6 +203,23 @@ def test_a_peer_sees_an_outcome_though_its_writer_never_reads_or_closes(url: str
         wait_until(stored, timeout=5, what="the outcome reaching the store")
 
 
+def test_outcomes_recorded_while_the_writer_watches_reach_the_store(url: str) -> None:
+    """While outcomes keep coming nobody wakes the writer thread: it looks on its own
+    timer. The last outcome of a burst, which no claim follows, is stored all the same."""
+    if url == "memory://":
+        pytest.skip("a memory journal has no peers")
+    with open_journal(url) as mine, open_journal(url) as peer:
+        ids = [f"burst{i}" for i in range(5)]
+        for coid in ids:  # each claim carries the outcome before it; the last has none
+            mine.claim(order(coid), connector="Http")
+            mine.record(coid, EntryState.ACKNOWLEDGED, ack=ack(coid))
+
+        def all_stored() -> bool:
+            return all(getattr(peer.get(c), "state", None) == "acknowledged" for c in ids)
+
+        wait_until(all_stored, timeout=5, what="every outcome of the burst reaching the store")
+
+
 def test_a_process_that_exits_without_closing_still_stores_its_outcomes(url: str) -> None:
     if url == "memory://":
         pytest.skip("a memory journal dies with its process")

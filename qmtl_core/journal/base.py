@@ -119,14 +119,21 @@ class OrderJournal(ABC):
         """Durably record ``order`` as in flight, unless its ``client_order_id`` (or the
         content ``key`` within ``key_ttl`` seconds) is already held; atomic across
         processes. An id whose entry is ``not_placed`` may be claimed again."""
-        if self._writer is None:
+        writer = self._writer
+        if writer is None:
             return self._claim(order, connector=connector, key=key, key_ttl=key_ttl, outcomes=[])
         # The outcomes this process recorded ride with the claim: one write for all, and
         # stored before the claim looks at the id (a not_placed one frees it).
-        with self._writer.taken() as outcomes:
-            return self._claim(
+        outcomes = writer.take()
+        try:
+            claim = self._claim(
                 order, connector=connector, key=key, key_ttl=key_ttl, outcomes=outcomes
             )
+        except BaseException:
+            writer.finish(outcomes, stored=False)
+            raise
+        writer.finish(outcomes, stored=True)
+        return claim
 
     def record(
         self,

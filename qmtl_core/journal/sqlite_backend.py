@@ -30,9 +30,8 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from qmtl_core import runtime
@@ -191,11 +190,12 @@ def _update(outcome: Outcome) -> tuple[Any, ...]:
 
 def _write_outcomes(cur: sqlite3.Cursor, outcomes: list[Outcome]) -> None:
     """Store ``outcomes`` in the transaction of ``cur``; a ``not_placed`` one frees its
-    entry's content key, if it holds one."""
-    cur.executemany(_RECORD, [_update(o) for o in outcomes])
-    freed = [(o.client_order_id,) for o in outcomes if o.state is EntryState.NOT_PLACED]
-    if freed:
-        cur.executemany(_FREE_KEY, freed)
+    entry's content key, if it holds one. (A claim carries one or two: ``execute`` each
+    costs less than building ``executemany``'s parameter lists.)"""
+    for outcome in outcomes:
+        cur.execute(_RECORD, _update(outcome))
+        if outcome.state is EntryState.NOT_PLACED:
+            cur.execute(_FREE_KEY, (outcome.client_order_id,))
 
 
 class _Held(Exception):
@@ -204,6 +204,42 @@ class _Held(Exception):
     def __init__(self, entry: JournalEntry | None) -> None:
         super().__init__(entry)
         self.entry = _held(entry)
+
+
+class _Transaction:
+    """A write transaction under the journal's lock: ``with`` gives its cursor, commits
+    when the block ends, rolls back when it raises. A class rather than a generator
+    context manager: the claim of every order runs one."""
+
+    __slots__ = ("_conn", "_cur", "_lock")
+
+    def __init__(self, lock: threading.Lock, conn: sqlite3.Connection) -> None:
+        self._lock = lock
+        self._conn = conn
+
+    def __enter__(self) -> sqlite3.Cursor:
+        self._lock.acquire()
+        try:
+            self._cur = self._conn.cursor()
+            self._cur.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._lock.release()
+            raise
+        return self._cur
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            if exc_type is None:
+                self._cur.execute("COMMIT")
+            elif self._conn.in_transaction:  # SQLite may have rolled back by itself
+                self._cur.execute("ROLLBACK")
+        finally:
+            self._lock.release()
 
 
 class SqliteJournal(OrderJournal):
@@ -228,18 +264,9 @@ class SqliteJournal(OrderJournal):
                     cur.execute(statement)
         self._start()
 
-    @contextmanager
-    def _transaction(self, *, durable: bool) -> Iterator[sqlite3.Cursor]:
+    def _transaction(self, *, durable: bool) -> _Transaction:
         """``BEGIN IMMEDIATE`` ... ``COMMIT`` (or rollback), fsynced when ``durable``."""
-        with self._lock:
-            cur = (self._conn if durable else self._outcomes).cursor()
-            cur.execute("BEGIN IMMEDIATE")
-            try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                raise
-            cur.execute("COMMIT")
+        return _Transaction(self._lock, self._conn if durable else self._outcomes)
 
     def _read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         with self._lock:
@@ -293,15 +320,19 @@ class SqliteJournal(OrderJournal):
             with self._lock:
                 if self._conn.execute(_CLAIM, row).rowcount == 0:  # the id is held
                     return Claim(False, _held(_find(self._conn.cursor(), "?", coid)))
-        else:
+        elif key is None:  # the outcomes, then a claim that writes nothing when held
+            with self._transaction(durable=True) as cur:
+                _write_outcomes(cur, outcomes)
+                if cur.execute(_CLAIM, row).rowcount == 0:
+                    return Claim(False, _held(_find(cur, "?", coid)))
+        else:  # the claim and its key stand or fall together; the outcomes stay
             with self._transaction(durable=True) as cur:
                 _write_outcomes(cur, outcomes)
                 cur.execute("SAVEPOINT qmtl_claim")
                 try:
                     if cur.execute(_CLAIM, row).rowcount == 0:
                         raise _Held(_find(cur, "?", coid))
-                    if key is not None:
-                        self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
+                    self._take_key(cur, key, coid, now, now + (key_ttl or 0.0))
                 except _Held as held:  # nothing of this claim stays; the outcomes do
                     cur.execute("ROLLBACK TO qmtl_claim")
                     return Claim(False, held.entry)

@@ -17,8 +17,7 @@ import logging
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 
 from qmtl_core import runtime
 from qmtl_core.journal.model import Outcome
@@ -30,9 +29,15 @@ _OPEN: weakref.WeakSet[OutcomeWriter] = weakref.WeakSet()
 
 class OutcomeWriter:
     """A queue of outcomes, and the thread that stores them with ``store(batch)`` when
-    no claim has carried them. The thread is woken only when there is work for it (an
-    outcome arrives at an empty queue, a reader waits, the journal closes), so a process
-    that keeps trading pays no thread switch per order."""
+    no claim has carried them.
+
+    While outcomes keep arriving the thread watches: it looks at the queue once per
+    linger period on its own timer, and handing an outcome over wakes nobody, so a
+    process that keeps trading pays no thread switch per order (waking the thread at
+    each outcome cost a switch per order: it ran while the order path waited on the
+    wire and found the queue already carried away). After
+    ``runtime.JOURNAL_OUTCOME_WATCH_SECONDS`` without an outcome the thread sleeps
+    until woken: by the next outcome, a reader that waits, or the journal closing."""
 
     def __init__(self, store: Callable[[list[Outcome]], None], name: str) -> None:
         self._store = store
@@ -44,8 +49,10 @@ class OutcomeWriter:
         self._storing = threading.Lock()  # one batch at a time, so batches stay in order
         self._handed = 0  # outcomes handed over so far
         self._stored = 0  # of which stored (or given up on after a logged failure)
-        self._idle = False  # the thread waits for an outcome
+        self._last_put: float = 0.0  # when the newest outcome arrived (monotonic)
+        self._idle = False  # the thread sleeps until an outcome wakes it
         self._urgent = False  # a reader waits: no lingering
+        self._flushing = 0  # readers waiting in flush()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -56,47 +63,56 @@ class OutcomeWriter:
         with self._work:
             if self._closing:
                 raise RuntimeError("the order journal is closed")
+            self._last_put = time.monotonic()
             if not self._queue:
-                self._since = time.monotonic()
+                self._since = self._last_put
             self._queue.append(outcome)
             self._handed += 1
             if self._idle:
                 self._work.notify()
 
-    @contextmanager
-    def taken(self) -> Iterator[list[Outcome]]:
-        """Take every queued outcome, in order, to store with another write: they count
-        as stored when the block ends, and are handed back if it raises."""
-        with self._storing:
+    def take(self) -> list[Outcome]:
+        """Take every queued outcome, in order, to store with another write. This also
+        takes the store turn (one batch at a time, so batches stay in order): end it
+        with :meth:`finish` whatever happens. Two calls rather than a context manager,
+        because every claim of the order path comes through here."""
+        self._storing.acquire()
+        with self._work:
+            batch, self._queue = self._queue, []
+        return batch
+
+    def finish(self, batch: list[Outcome], *, stored: bool) -> None:
+        """End the turn :meth:`take` began: ``batch`` now counts as stored, or (when
+        the write failed) goes back to the front of the queue."""
+        try:
+            if not batch:
+                return
             with self._work:
-                batch, self._queue = self._queue, []
-            try:
-                yield batch
-            except BaseException:
-                with self._work:
+                if stored:
+                    self._stored += len(batch)
+                    if self._flushing:
+                        self._done.notify_all()
+                else:
                     self._queue[:0] = batch
                     self._since = time.monotonic()
-                raise
-            if batch:
-                with self._done:
-                    self._stored += len(batch)
-                    self._done.notify_all()
+        finally:
+            self._storing.release()
 
     def flush(self) -> None:
         """Wait until every outcome handed over before this call is stored. Without its
         thread (a forked child keeps the object, not the thread) the caller stores them."""
         if not self._thread.is_alive():
-            with self.taken() as batch:
-                if batch:
-                    self._store(batch)
+            self._store_taken()
             return
         with self._done:
             target = self._handed
             if self._stored < target:
                 self._urgent = True
                 self._work.notify()
-            while self._stored < target:
-                self._done.wait()
+                self._flushing += 1
+                while self._stored < target:
+                    self._done.wait()
+                self._flushing -= 1
 
     def close(self) -> None:
         """Store what is queued, then stop the thread. Safe to call twice."""
@@ -109,29 +125,43 @@ class OutcomeWriter:
 
     def _run(self) -> None:
         while self._wait_for_work():
-            with self.taken() as batch:
-                if not batch:  # a claim carried them meanwhile
-                    continue
-                try:
-                    self._store(batch)
-                except Exception:  # the entries stay in flight: reconciliation finds the truth
-                    log.exception(
-                        "order journal: storing %d outcome(s) failed (%s); their entries "
-                        "stay in flight until reconciliation",
-                        len(batch),
-                        ", ".join(o.client_order_id for o in batch),
-                    )
+            self._store_taken()
+
+    def _store_taken(self) -> None:
+        """Take what is queued (a claim may have carried it meanwhile) and store it. A
+        batch the store refuses is logged and counts as handled: its entries stay in
+        flight, and reconciliation finds the truth at the venue."""
+        batch = self.take()
+        handled = False
+        try:
+            if batch:
+                self._store(batch)
+            handled = True
+        except Exception:
+            handled = True
+            log.exception(
+                "order journal: storing %d outcome(s) failed (%s); their entries "
+                "stay in flight until reconciliation",
+                len(batch),
+                ", ".join(o.client_order_id for o in batch),
+            )
+        finally:
+            self.finish(batch, stored=handled)
 
     def _wait_for_work(self) -> bool:
         """Wait until the oldest queued outcome has lingered long enough for a claim to
         carry it (or a reader waits, or the journal closes); False when closed with
         nothing left to store."""
+        linger = runtime.JOURNAL_OUTCOME_LINGER_SECONDS
         with self._work:
             while True:
                 if not self._queue:
                     if self._closing:
                         return False
                     self._urgent = False  # what a reader waited for was carried by a claim
+                    if time.monotonic() - self._last_put < runtime.JOURNAL_OUTCOME_WATCH_SECONDS:
+                        self._work.wait(linger)  # watching: outcomes arrive without a wake
+                        continue
                     self._idle = True
                     self._work.wait()
                     self._idle = False
@@ -139,7 +169,7 @@ class OutcomeWriter:
                 if self._urgent or self._closing:
                     self._urgent = False
                     return True
-                left = self._since + runtime.JOURNAL_OUTCOME_LINGER_SECONDS - time.monotonic()
+                left = self._since + linger - time.monotonic()
                 if left <= 0:
                     return True
                 self._work.wait(left)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from qmtl_core.errors import OrderValidationError, VenueProtocolError, shown
@@ -141,7 +141,13 @@ class Order:
         return [name for name in _ORDER_FIELDS if getattr(self, name) is not None]
 
     def to_payload(self) -> dict[str, Any]:
-        """JSON-ready fields, decimals as exact strings, absent fields left out."""
+        """JSON-ready fields, decimals as exact strings, absent fields left out (a new
+        dict each call; the fields are read once per order, since both the journal and
+        the wire ask)."""
+        return dict(self._payload)
+
+    @cached_property
+    def _payload(self) -> dict[str, Any]:
         payload: dict[str, Any] = {}
         for name in _ORDER_FIELDS:
             value = getattr(self, name)

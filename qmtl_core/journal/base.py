@@ -19,8 +19,6 @@ import logging
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
-from contextlib import contextmanager
 from types import TracebackType
 
 from qmtl_core import runtime
@@ -239,24 +237,17 @@ class OrderJournal(ABC):
 
     def first_send(self, connector: str) -> bool:
         """True once per connector: the moment to reconcile before the first order."""
+        if connector in self._reconciled:  # every later order: no lock to take
+            return False
         with self._sending_lock:
             if connector in self._reconciled:
                 return False
             self._reconciled.add(connector)
             return True
 
-    @contextmanager
-    def sending(self, client_order_id: str) -> Iterator[None]:
+    def sending(self, client_order_id: str) -> _Sending:
         """Mark a claimed order as being sent by this thread (reconciliation keeps off)."""
-        with self._sending_lock:
-            self._sending.add(client_order_id)
-        token = _HELD.set((id(self), client_order_id))
-        try:
-            yield
-        finally:
-            _HELD.reset(token)
-            with self._sending_lock:
-                self._sending.discard(client_order_id)
+        return _Sending(self, client_order_id)
 
     def holds(self, client_order_id: str) -> bool:
         """True inside :meth:`sending` for this order: the caller already claimed it."""
@@ -294,3 +285,31 @@ class OrderJournal(ABC):
         from qmtl_core.redaction import redact_url
 
         return f"{type(self).__name__}({redact_url(self.url)!r})"
+
+
+class _Sending:
+    """The context of :meth:`OrderJournal.sending`: a class rather than a generator
+    context manager, because every journaled order passes through one."""
+
+    __slots__ = ("_client_order_id", "_journal", "_token")
+
+    def __init__(self, journal: OrderJournal, client_order_id: str) -> None:
+        self._journal = journal
+        self._client_order_id = client_order_id
+
+    def __enter__(self) -> None:
+        journal, coid = self._journal, self._client_order_id
+        with journal._sending_lock:
+            journal._sending.add(coid)
+        self._token = _HELD.set((id(journal), coid))
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        journal = self._journal
+        _HELD.reset(self._token)
+        with journal._sending_lock:
+            journal._sending.discard(self._client_order_id)

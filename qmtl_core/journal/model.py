@@ -141,7 +141,7 @@ def ack_to_json(ack: OrderAck) -> str:
         "symbol": ack.symbol,
         "filled_quantity": str(ack.filled_quantity),
         "average_price": None if ack.average_price is None else str(ack.average_price),
-        "raw": dict(ack.raw),
+        "raw": ack.raw if type(ack.raw) is dict else dict(ack.raw),
     }
     return _ACK_JSON.encode(data)
 

@@ -12,9 +12,12 @@ fsynced before Redis answers, so a write round trip is what the journal cannot d
 less. A ``PING`` (no write, no fsync) is printed too, with the ratio against it, to
 show how much of the cost is the disk's.
 
-Figures are medians over interleaved rounds of the cost per order; every loop is
-warmed up until its SQLite WAL has wrapped (a growing file makes each fsync also
-commit file-system metadata, which a long-running journal does not pay).
+Figures are medians over interleaved rounds of the cost per order: each round runs
+every loop for a batch of ``BATCH`` orders, who goes first rotating, so the disk's and
+the machine's slow spells (they last longer than a batch) hit every loop alike and the
+medians leave them out. Every loop is warmed up until its SQLite WAL has wrapped (a
+growing file makes each fsync also commit file-system metadata, which a long-running
+journal does not pay).
 
 Each unit is measured twice. Alone, in a tight loop of bare commits (or SETs); and
 where an order pays it: orders without a journal, each after one bare durable commit
@@ -29,7 +32,7 @@ Aims: journal overhead per order <= 1.5 durable commits (SQLite) and <= 2 persis
 round trips (Redis). Exits non-zero when an aim is missed or the broker holds the
 wrong number of orders.
 
-    .venv/bin/python benchmarks/bench_journal.py --orders 600
+    .venv/bin/python benchmarks/bench_journal.py --orders 1000
 """
 
 from __future__ import annotations
@@ -48,7 +51,9 @@ from qmtl_core.testing.redis_server import RedisServer
 from qmtl_plugin_http.server import BrokerServer
 
 SYMBOL = "BTC/USDT"
-ROUNDS = 10
+#: Orders of one loop in one round: short enough that a round sees one state of the
+#: disk, long enough to time.
+BATCH = 20
 #: Orders (or units) per loop before measuring: enough for the WAL to wrap (a
 #: checkpoint every 1000 pages, a few pages per order).
 WARMUP = 400
@@ -129,11 +134,12 @@ def report(
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--orders", type=int, default=600, help="orders per loop (>= 10)")
+    parser.add_argument("--orders", type=int, default=1000, help="orders per loop (>= 40)")
     args = parser.parse_args(argv)
     n = args.orders
-    if n < 10:
-        parser.error("--orders must be >= 10")
+    if n < 2 * BATCH:
+        parser.error(f"--orders must be >= {2 * BATCH}")
+    rounds = n // BATCH
     with (
         tempfile.TemporaryDirectory(prefix="qmtl-bench-journal-") as tmp,
         RedisServer() as redis_server,
@@ -162,8 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         batches = {name: orders(f"{name}-", n) for name in runs}
         samples: dict[str, list[float]] = {name: [] for name in runs}
         names = list(runs)
-        for r in range(ROUNDS):
-            lo, hi = n * r // ROUNDS, n * (r + 1) // ROUNDS
+        for r in range(rounds):
+            lo, hi = n * r // rounds, n * (r + 1) // rounds
             shift = r % len(names)
             for name in names[shift:] + names[:shift]:  # rotate who goes first
                 start = time.perf_counter()
@@ -176,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
         redis_journal.close()
 
     per = {name: statistics.median(values) for name, values in samples.items()}
-    print(f"reference broker on 127.0.0.1, {n} orders per loop, {ROUNDS} interleaved rounds")
+    print(f"reference broker on 127.0.0.1, {n} orders per loop, {rounds} interleaved rounds")
     for name in loops:
         print(f"  journal={name:<7} median {per[name] * 1e6:8.1f} us/order")
     sqlite_ratio = report(

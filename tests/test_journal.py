@@ -327,3 +327,24 @@ def test_unresolved_count_is_the_number_of_unresolved_entries(journal: OrderJour
     journal.record("u3", EntryState.NOT_PLACED)
     journal.observe(ack("u2"))
     assert journal.unresolved_count() == 0
+
+
+def test_a_failed_prune_leaves_the_claim_standing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Pruning is housekeeping after the claim's commit: when it fails the claim still
+    stands (the order goes out) and the outcome it carried is stored once."""
+    import sqlite3
+
+    monkeypatch.setattr(sqlite_backend, "_PRUNE_EVERY", 1)
+    with open_journal(f"sqlite:///{tmp_path}/state.db") as journal:
+        other = sqlite3.connect(tmp_path / "state.db")
+        other.execute("DROP TABLE qmtl_journal_keys")  # what pruning deletes from
+        other.close()
+        journal.claim(order("p1"), connector="Http")
+        journal.record("p1", EntryState.ACKNOWLEDGED, ack=ack("p1"))
+        claim = journal.claim(order("p2"), connector="Http")  # carries p1's outcome
+        assert claim.fresh
+        assert "pruning failed" in caplog.text
+        states = [e.state for e in journal.events() if e.client_order_id == "p1"]
+        assert states == ["in_flight", "acknowledged"]

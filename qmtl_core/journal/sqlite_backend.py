@@ -26,6 +26,7 @@ start, as ``BEGIN IMMEDIATE`` would), with no round of ``BEGIN``/``COMMIT`` call
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -52,6 +53,8 @@ from qmtl_core.journal.model import (
 )
 from qmtl_core.orders import Order, OrderAck
 from qmtl_core.state import open_sqlite
+
+log = logging.getLogger("qmtl_core.journal")
 
 _UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
 _EVENT_COLUMNS = "time, client_order_id, state, connector, owner, status, venue_id, reason"
@@ -338,7 +341,10 @@ class SqliteJournal(OrderJournal):
                     return Claim(False, held.entry)
         self._claims += 1
         if self._claims % _PRUNE_EVERY == 0:
-            self._prune()
+            try:
+                self._prune()
+            except Exception:  # housekeeping: the claim stands, the next prune retries
+                log.exception("order journal %s: pruning failed", self)
         return Claim(
             True,
             JournalEntry(

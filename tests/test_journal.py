@@ -348,3 +348,82 @@ def test_a_failed_prune_leaves_the_claim_standing(
         assert "pruning failed" in caplog.text
         states = [e.state for e in journal.events() if e.client_order_id == "p1"]
         assert states == ["in_flight", "acknowledged"]
+
+
+def _floor(path: Path) -> int:
+    """Where the SQLite journal starts scanning for entries in flight."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("SELECT low_water FROM qmtl_journal_floor").fetchone()[0])
+
+
+def _rowid(path: Path, coid: str) -> int:
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        sql = "SELECT rowid FROM qmtl_journal_entries WHERE client_order_id = ?"
+        return int(conn.execute(sql, (coid,)).fetchone()[0])
+
+
+def test_sqlite_finds_an_old_entry_in_flight_behind_newer_orders(tmp_path: Path) -> None:
+    """Entries in flight are found by a scan from the floor, which rises past resolved
+    orders only: an order still in flight is never left behind it."""
+    path = tmp_path / "state.db"
+    url = f"sqlite:///{path}"
+    with open_journal(url) as journal:
+        journal.claim(order("stuck"), connector="Http")  # never answered
+        for i in range(20):
+            journal.claim(order(f"done{i}"), connector="Http")
+            journal.record(f"done{i}", EntryState.ACKNOWLEDGED, ack=ack(f"done{i}"))
+        journal.flush()
+        with open_journal(url):  # a peer's start renews its lease: the floor rises
+            assert _floor(path) == _rowid(path, "stuck")
+        assert [e.client_order_id for e in journal.unresolved()] == ["stuck"]
+        assert journal.unresolved_count() == 1
+        journal.record("stuck", EntryState.ACKNOWLEDGED, ack=ack("stuck"))
+        journal.flush()
+        with open_journal(url):
+            assert _floor(path) > _rowid(path, "done19")  # nothing older to scan
+        assert journal.unresolved() == [] and journal.unresolved_count() == 0
+
+
+def test_sqlite_finds_a_not_placed_order_claimed_again_behind_the_floor(tmp_path: Path) -> None:
+    """A not_placed entry claimed again keeps its old row: the floor comes down to it."""
+    path = tmp_path / "state.db"
+    url = f"sqlite:///{path}"
+    with open_journal(url) as journal:
+        journal.claim(order("again"), connector="Http")
+        journal.record("again", EntryState.NOT_PLACED, reason="rejected")
+        for i in range(5):
+            journal.claim(order(f"later{i}"), connector="Http")
+            journal.record(f"later{i}", EntryState.ACKNOWLEDGED, ack=ack(f"later{i}"))
+        journal.flush()
+        with open_journal(url):
+            assert _floor(path) > _rowid(path, "again")
+        assert journal.claim(order("again"), connector="Http").fresh
+        assert [e.client_order_id for e in journal.unresolved()] == ["again"]
+
+
+def test_sqlite_opens_a_file_of_the_earlier_layout(tmp_path: Path) -> None:
+    """A file written before the floor existed (an index of unresolved entries instead)
+    is brought up to date when opened, and its entries in flight are still found."""
+    import sqlite3
+
+    path = tmp_path / "state.db"
+    url = f"sqlite:///{path}"
+    with open_journal(url) as journal:
+        journal.claim(order("old-in-flight"), connector="Http")
+    with sqlite3.connect(path) as conn:  # the earlier layout
+        conn.execute("DROP TRIGGER qmtl_journal_floor_on_reclaim")
+        conn.execute("DROP TABLE qmtl_journal_floor")
+        conn.execute("DROP INDEX qmtl_journal_unknown")
+        conn.execute(
+            "CREATE INDEX qmtl_journal_unresolved ON qmtl_journal_entries (state) "
+            "WHERE state IN ('in_flight', 'unknown')"
+        )
+    with open_journal(url) as journal:
+        assert [e.client_order_id for e in journal.unresolved()] == ["old-in-flight"]
+    with sqlite3.connect(path) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+    assert "qmtl_journal_unresolved" not in names and "qmtl_journal_floor" in names

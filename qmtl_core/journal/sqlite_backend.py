@@ -14,11 +14,21 @@ the answer at the venue. That keeps the journal at one fsync per order, and the 
 path at one write.
 
 What a claim writes is kept small, because every page a commit touches is written to
-the WAL and flushed by the fsync: the entry (its row and primary key), one row of a
-partial index that holds only unresolved entries, and the event row. Events are written
-by triggers on the entries table, so a claim or an outcome without a content key is one
-statement: SQLite runs it as its own write transaction (the write lock taken at its
-start, as ``BEGIN IMMEDIATE`` would), with no round of ``BEGIN``/``COMMIT`` calls.
+the WAL and flushed by the fsync: the entry (its row and primary key) and the event row.
+Events are written by triggers on the entries table, so a claim or an outcome without a
+content key is one statement: SQLite runs it as its own write transaction (the write
+lock taken at its start, as ``BEGIN IMMEDIATE`` would), with no round of
+``BEGIN``/``COMMIT`` calls.
+
+Unresolved entries are found without an index that every claim and outcome would write:
+
+- ``unknown`` entries (rare) are in a partial index;
+- ``in_flight`` entries all sit at or above a *floor*, a rowid kept in
+  ``qmtl_journal_floor``. New claims take the next rowid, so they are above it; a trigger
+  lowers it when a ``not_placed`` entry is claimed again (its row keeps its old rowid);
+  each lease renewal (and each prune) raises it to the oldest entry still in flight.
+  Reading the unresolved entries scans from the floor: the orders of the last few
+  seconds, plus any older one still in flight (a crashed sender's, until reconciled).
 """
 
 # The SQL below is built only from this module's constants; values are always bound.
@@ -57,6 +67,11 @@ from qmtl_core.state import open_sqlite
 log = logging.getLogger("qmtl_core.journal")
 
 _UNRESOLVED_SQL = "('" + "','".join(UNRESOLVED) + "')"
+# The unresolved entries: in flight (all at or above the floor) or unknown (indexed).
+_UNRESOLVED_WHERE = (
+    "(e.rowid >= (SELECT low_water FROM qmtl_journal_floor) "
+    f"AND e.state = '{EntryState.IN_FLIGHT.value}') OR e.state = '{EntryState.UNKNOWN.value}'"
+)
 _EVENT_COLUMNS = "time, client_order_id, state, connector, owner, status, venue_id, reason"
 # Every change of an entry's ``updated`` (a claim, an outcome, a later status) is a
 # transition, and the triggers below log it as an event: the writers never do.
@@ -80,8 +95,23 @@ DROP INDEX IF EXISTS qmtl_journal_by_state;
 
 DROP INDEX IF EXISTS qmtl_journal_by_created;
 
-CREATE INDEX IF NOT EXISTS qmtl_journal_unresolved ON qmtl_journal_entries (state)
-    WHERE state IN {_UNRESOLVED_SQL};
+DROP INDEX IF EXISTS qmtl_journal_unresolved;
+
+CREATE INDEX IF NOT EXISTS qmtl_journal_unknown ON qmtl_journal_entries (state)
+    WHERE state = '{EntryState.UNKNOWN.value}';
+
+CREATE TABLE IF NOT EXISTS qmtl_journal_floor (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    low_water INTEGER NOT NULL
+);
+
+INSERT OR IGNORE INTO qmtl_journal_floor VALUES (1, 0);
+
+CREATE TRIGGER IF NOT EXISTS qmtl_journal_floor_on_reclaim
+AFTER UPDATE OF state ON qmtl_journal_entries
+WHEN NEW.state = '{EntryState.IN_FLIGHT.value}' BEGIN
+    UPDATE qmtl_journal_floor SET low_water = NEW.rowid WHERE low_water > NEW.rowid;
+END;
 
 CREATE TABLE IF NOT EXISTS qmtl_journal_keys (
     dup_key TEXT PRIMARY KEY,
@@ -143,6 +173,13 @@ _RECORD = (
     "UPDATE qmtl_journal_entries SET state = ?, ack_json = COALESCE(?, ack_json), "
     "updated = ?, reason = ? WHERE client_order_id = ?"
 )
+# The floor rises to the oldest entry still in flight (or past the newest entry).
+_RAISE_FLOOR = f"""
+UPDATE qmtl_journal_floor SET low_water = COALESCE(
+    (SELECT min(rowid) FROM qmtl_journal_entries
+     WHERE rowid >= qmtl_journal_floor.low_water AND state = '{EntryState.IN_FLIGHT.value}'),
+    (SELECT COALESCE(max(rowid), 0) + 1 FROM qmtl_journal_entries))
+"""
 _FREE_KEY = (
     "DELETE FROM qmtl_journal_keys WHERE client_order_id = ?1 AND dup_key = "
     "(SELECT dup_key FROM qmtl_journal_entries WHERE client_order_id = ?1)"
@@ -411,7 +448,7 @@ class SqliteJournal(OrderJournal):
             f"SELECT {', '.join('e.' + c.strip() for c in _ENTRY_COLUMNS.split(','))}, "
             "o.host, o.pid, o.expires FROM qmtl_journal_entries e "
             "LEFT JOIN qmtl_journal_owners o ON o.owner = e.owner "
-            f"WHERE e.state IN {_UNRESOLVED_SQL}"
+            f"WHERE ({_UNRESOLVED_WHERE})"
         )
         args: tuple[Any, ...] = ()
         if connector is not None:
@@ -426,8 +463,8 @@ class SqliteJournal(OrderJournal):
         return out
 
     def _unresolved_count(self) -> int:
-        rows = self._read(  # answered from the partial index alone
-            f"SELECT count(*) FROM qmtl_journal_entries WHERE state IN {_UNRESOLVED_SQL}"
+        rows = self._read(  # a scan from the floor, and the unknown entries' index
+            f"SELECT count(*) FROM qmtl_journal_entries e WHERE {_UNRESOLVED_WHERE}"
         )
         return int(rows[0][0])
 
@@ -446,16 +483,19 @@ class SqliteJournal(OrderJournal):
                 "INSERT OR REPLACE INTO qmtl_journal_owners VALUES (?, ?, ?, ?)",
                 (self.owner, host_identity(), os.getpid(), time.time() + seconds),
             )
+            cur.execute(_RAISE_FLOOR)
 
     def _release_lease(self) -> None:
         with self._transaction(durable=False) as cur:
             cur.execute("DELETE FROM qmtl_journal_owners WHERE owner = ?", (self.owner,))
 
     def _prune(self) -> None:
-        """Drop expired content keys; in memory, also the oldest resolved entries and
-        events beyond ``runtime.MAX_COMPLETED_ORDERS``, so a long run stays bounded."""
+        """Drop expired content keys and raise the floor; in memory, also the oldest
+        resolved entries and events beyond ``runtime.MAX_COMPLETED_ORDERS``, so a long
+        run stays bounded."""
         with self._transaction(durable=False) as cur:
             cur.execute("DELETE FROM qmtl_journal_keys WHERE expires <= ?", (time.time(),))
+            cur.execute(_RAISE_FLOOR)
             if not self._memory:
                 return
             cur.execute(

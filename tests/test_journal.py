@@ -427,3 +427,19 @@ def test_sqlite_opens_a_file_of_the_earlier_layout(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
     assert "qmtl_journal_unresolved" not in names and "qmtl_journal_floor" in names
+
+
+def test_an_ack_whose_raw_answer_json_has_no_form_for_is_stored(url: str) -> None:
+    """A venue's raw answer may hold what JSON has no form for (a Decimal, a key that
+    is not a string) or an int beyond 64 bits: the outcome is stored all the same."""
+    from decimal import Decimal
+
+    raw = {"price": Decimal("0.1"), "sequence": 2**70, 7: "seven", "fills": [{"qty": 1.5}]}
+    with open_journal(url) as journal:
+        journal.claim(order("odd-raw"), connector="Http")
+        answer = OrderAck("V1", "odd-raw", OrderStatus.FILLED, "BTC/USDT", raw=raw)
+        journal.record("odd-raw", EntryState.ACKNOWLEDGED, ack=answer)
+        entry = journal.get("odd-raw")
+        assert entry is not None and entry.state == "acknowledged" and entry.ack is not None
+        stored = dict(entry.ack.raw)
+    assert stored == {"price": "0.1", "sequence": 2**70, "7": "seven", "fills": [{"qty": 1.5}]}

@@ -23,6 +23,8 @@ from enum import StrEnum
 from functools import cache
 from typing import Any
 
+import orjson
+
 from qmtl_core.errors import (
     AuthenticationError,
     OrderRejected,
@@ -119,13 +121,23 @@ def proves_not_placed(error: BaseException) -> bool:
 # --- JSON forms, shared by the backends -----------------------------------------
 
 
-# Made once: ``json.dumps`` with any option builds a new encoder on every call.
-_ORDER_JSON = json.JSONEncoder(separators=(",", ":"))
-_ACK_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+# Every journaled order writes two JSON texts (its order, its outcome's ack): orjson
+# writes them in a tenth of json's time. Values JSON has no form for (a Decimal in a
+# venue's raw answer) are written as their str(), keys that are not strings likewise.
+_ORJSON_OPTIONS = orjson.OPT_NON_STR_KEYS
+# For what orjson refuses: an int beyond 64 bits, which json writes as it is.
+_JSON = json.JSONEncoder(separators=(",", ":"), default=str)
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    try:
+        return orjson.dumps(data, default=str, option=_ORJSON_OPTIONS).decode()
+    except orjson.JSONEncodeError:
+        return _JSON.encode(data)
 
 
 def order_to_json(order: Order) -> str:
-    return _ORDER_JSON.encode(order.to_payload())
+    return _dumps(order.to_payload())
 
 
 def order_from_json(text: str) -> Order:
@@ -143,7 +155,7 @@ def ack_to_json(ack: OrderAck) -> str:
         "average_price": None if ack.average_price is None else str(ack.average_price),
         "raw": ack.raw if type(ack.raw) is dict else dict(ack.raw),
     }
-    return _ACK_JSON.encode(data)
+    return _dumps(data)
 
 
 def ack_from_json(text: str | None) -> OrderAck | None:

@@ -87,6 +87,9 @@ class Events:
 
     def __init__(self, manager: Callable[[], pluggy.PluginManager]) -> None:
         self._manager = manager
+        #: hook name -> (its hook caller, its observers when last looked, and by kind
+        #: those that may hear it: (observer, True for the log observer)).
+        self._hooks: dict[str, tuple[Any, list[HookImpl], dict[str, _Candidates]]] = {}
 
     def order(
         self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
@@ -107,14 +110,26 @@ class Events:
         """The observers of ``hook_name`` that hear ``kind``, in call order: not one
         whose ``qmtl_event_kinds`` leaves ``kind`` out, nor the built-in log observer
         while its logger drops lines of ``level``. An event nobody hears is not even
-        built (its data not redacted), which is most of them."""
+        built (its data not redacted), which is most of them.
+
+        The plugin manager is resolved at the first event; which observers may hear a
+        kind is worked out again only when observers are registered or unregistered
+        (``qmtl_event_kinds`` is read then), the log level at every event."""
+        hooked = self._hooks.get(hook_name)
+        if hooked is None:
+            caller = getattr(self._manager().hook, hook_name)
+            hooked = self._hooks[hook_name] = (caller, caller.get_hookimpls(), {})
+        caller, seen, by_kind = hooked
+        impls = caller.get_hookimpls()
+        if impls != seen:
+            hooked = self._hooks[hook_name] = (caller, impls, {})
+            by_kind = hooked[2]
+        candidates = by_kind.get(kind)
+        if candidates is None:
+            candidates = by_kind[kind] = _candidates(impls, kind)
         heard = []
-        for impl in reversed(getattr(self._manager().hook, hook_name).get_hookimpls()):
-            plugin = impl.plugin
-            if isinstance(plugin, LoggingObserver):
-                if _log().isEnabledFor(level):
-                    heard.append(impl)
-            elif kind in getattr(plugin, "qmtl_event_kinds", ALL_KINDS):
+        for impl, logs in candidates:
+            if not logs or _log().isEnabledFor(level):
                 heard.append(impl)
         return heard
 
@@ -124,6 +139,24 @@ class Events:
                 impl.function(event=event)
             except Exception:
                 _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+
+
+#: Observers that may hear a kind, in call order; True marks the built-in log observer,
+#: which hears it only while its logger takes lines of the kind's level.
+_Candidates = list[tuple[HookImpl, bool]]
+
+
+def _candidates(impls: list[HookImpl], kind: str) -> _Candidates:
+    """Of ``impls`` (pluggy's registration order), those that may hear ``kind``, in call
+    order (pluggy calls the last registered first)."""
+    found: _Candidates = []
+    for impl in reversed(impls):
+        plugin = impl.plugin
+        if isinstance(plugin, LoggingObserver):
+            found.append((impl, True))
+        elif kind in getattr(plugin, "qmtl_event_kinds", ALL_KINDS):
+            found.append((impl, False))
+    return found
 
 
 def _default_manager() -> pluggy.PluginManager:

@@ -159,18 +159,28 @@ _ORDER_FIELDS = tuple(f.name for f in fields(Order))
 
 
 def to_decimal(name: str, value: Any) -> Decimal:
-    if isinstance(value, bool):
-        raise OrderValidationError(name, value, "must be a number, not a boolean")
+    """``value`` (decimal text, int, float or Decimal) as a finite Decimal of at most 28
+    significant digits between 1e-28 and 1e28; else ``OrderValidationError`` on ``name``."""
+    kind = type(value)
     try:
-        if isinstance(value, Decimal):
-            number = value
-        elif isinstance(value, int):
-            number = Decimal(value)
-        elif isinstance(value, float):
+        if kind is str:
+            text = value.strip()
+            number = Decimal(text)
+            # Text of at most 28 characters cannot hold more digits: skip counting them.
+            short = len(text) <= MAX_DECIMAL_DIGITS
+        elif kind is float:
             # repr() gives the shortest decimal text that round-trips: 0.1 -> "0.1".
-            number = Decimal(repr(value))
+            number, short = Decimal(repr(value)), True  # 17 significant digits at most
+        elif isinstance(value, bool):
+            raise OrderValidationError(name, value, "must be a number, not a boolean")
+        elif isinstance(value, Decimal):
+            number, short = value, False
+        elif isinstance(value, int):
+            number, short = Decimal(value), False
+        elif isinstance(value, float):
+            number, short = Decimal(repr(value)), True
         elif isinstance(value, str):
-            number = Decimal(value.strip())
+            number, short = Decimal(value.strip()), False
         else:
             raise OrderValidationError(name, value, "must be a number or decimal text")
     except InvalidOperation:
@@ -179,7 +189,7 @@ def to_decimal(name: str, value: Any) -> Decimal:
         raise OrderValidationError(name, value, "must be finite")
     if number and not MIN_DECIMAL_EXPONENT <= number.adjusted() <= MAX_DECIMAL_EXPONENT:
         raise OrderValidationError(name, value, "out of range: use a number between 1e-28 and 1e28")
-    if _significant_digits(number) > MAX_DECIMAL_DIGITS:
+    if not short and _significant_digits(number) > MAX_DECIMAL_DIGITS:
         raise OrderValidationError(
             name, value, f"too precise: at most {MAX_DECIMAL_DIGITS} significant digits"
         )

@@ -49,7 +49,7 @@ from qmtl_core.orders import (
     TimeInForce,
     order_ref,
 )
-from qmtl_core.steps import Call, Plan, call, run
+from qmtl_core.steps import Call, Plan, run
 
 if TYPE_CHECKING:
     from qmtl_ccxt_common.order_stream import OrderStream
@@ -134,14 +134,22 @@ class CcxtClient(BaseBrokerageClient):
 
     def validate(self, order: OrderInput) -> Order:
         """The order as it would be sent: core rules, then the market's precision and limits."""
-        return run(self.validating(order, self.exchange), self._perform_ccxt)
+        exchange = self.exchange
+        if _markets_loaded(exchange):  # nothing to load: no plan to drive
+            return conform(exchange, self._checked(order))
+        return run(self.validating(order, exchange), self._perform_ccxt)
+
+    def _checked(self, order: OrderInput) -> Order:
+        """The core's rules and this connector's time-in-force rule."""
+        validated = super().validate(order)
+        _check_time_in_force(validated)
+        return validated
 
     def validating(self, order: OrderInput, exchange: Any) -> Plan[Order]:
         """The plan of :meth:`validate` against ``exchange`` (this client's, or its async
         twin's): markets are loaded by the driver's exchange."""
-        validated = super().validate(order)
-        _check_time_in_force(validated)
-        if not (exchange.markets and exchange.markets_by_id):  # else ccxt's call is a no-op
+        validated = self._checked(order)
+        if not _markets_loaded(exchange):
             yield from retrying(
                 lambda: ccxt_call("load_markets", "load_markets"),
                 self.retry_policy,
@@ -384,7 +392,12 @@ class CcxtClient(BaseBrokerageClient):
 
 def ccxt_call(action: str, method: str, *args: Any, placing: bool = False) -> Plan[Any]:
     """A plan step: the exchange's ``method(*args)``, errors reported as ``action``."""
-    return (yield from call("ccxt", action, method, args, placing=placing))
+    return (yield Call("ccxt", (action, method, args), placing))
+
+
+def _markets_loaded(exchange: Any) -> bool:
+    """True when ccxt's ``load_markets`` would be a no-op."""
+    return bool(exchange.markets and exchange.markets_by_id)
 
 
 def _check_time_in_force(order: Order) -> None:

@@ -37,10 +37,14 @@ from qmtl_core.steps import Plan, Wait, blocking, run
 BLOCKED = "blocked"
 #: Seconds around a window edge where a grant counts in both windows it may land in.
 DEFAULT_MARGIN_SECONDS = 0.1
+#: Costs mappings whose charges a budget keeps (see ``RateBudget._charges``).
+CHARGES_KEPT = 64
 #: How long a 429/418 without a usable ``Retry-After`` blocks the account.
 DEFAULT_BLOCK_SECONDS = 1.0
 
 Charge = tuple[str, int, Limit]
+#: A costs mapping, the limits it was priced in, a copy of it, and its charges.
+_Charged = tuple[Mapping[str, int], Mapping[str, Limit], dict[str, int], list[Charge]]
 #: What the venue said it counted in a pool: ``(pool, limit, used)``.
 Report = tuple[str, Limit, int]
 
@@ -110,6 +114,8 @@ class RateBudget:
         for pool, limit in self._configured.items():
             self._check_margin(pool, limit)
         self._limits = dict(self._configured)
+        #: id(costs) -> (costs, limits, a copy of costs, charges): see :meth:`_charges`.
+        self._charged: dict[int, _Charged] = {}
 
     def __repr__(self) -> str:
         pools = ", ".join(f"{p}={lim}" for p, lim in self.limits.items())
@@ -155,8 +161,24 @@ class RateBudget:
         ).granted
 
     def _charges(self, costs: Mapping[str, int]) -> list[Charge]:
-        """``costs`` in the pools that have a limit; a cost over its whole limit raises."""
+        """``costs`` in the pools that have a limit; a cost over its whole limit raises.
+
+        Connectors price requests with a few shared costs mappings: each one's charges
+        are kept while it and the limits stay the same (compared, so a mapping changed
+        in place is priced again)."""
         limits = self._limits
+        kept = self._charged.get(id(costs))
+        if kept is not None and kept[0] is costs and kept[1] is limits and kept[2] == costs:
+            return kept[3]
+        charges = self._price(costs, limits)
+        if len(self._charged) >= CHARGES_KEPT:
+            self._charged.clear()
+        self._charged[id(costs)] = (costs, limits, dict(costs), charges)
+        return charges
+
+    @staticmethod
+    def _price(costs: Mapping[str, int], limits: Mapping[str, Limit]) -> list[Charge]:
+        """``costs`` as charges in ``limits``' pools; a cost over its whole limit raises."""
         charges = [(pool, cost, limits[pool]) for pool, cost in costs.items() if pool in limits]
         for pool, cost, limit in charges:
             if cost > limit.limit:

@@ -18,7 +18,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -65,8 +65,8 @@ class _Counters(Protocol):
         """Add each ``(key, cost, expires)``'s cost to its counter."""
         ...
 
-    def raise_to(self, key: Key, value: float, expires: float) -> None:
-        """Raise the counter to ``value`` (never lower it)."""
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        """Raise each ``(key, value, expires)``'s counter to its value (never lower it)."""
         ...
 
 
@@ -83,10 +83,12 @@ def _take(
     for pool, cost, limit in charges:
         interval = limit.interval
         # The windows a grant at ``t`` may land in: one, or two within ``margin`` of an edge.
-        first = math.floor((t - margin) / interval)
-        for window in range(first, math.floor((t + margin) / interval) + 1):
+        window = math.floor((t - margin) / interval)
+        last = math.floor((t + margin) / interval)
+        while window <= last:
             key = (account, pool, interval, window)
-            end = (window + 1) * interval + margin
+            window += 1
+            end = window * interval + margin
             if get(key) + cost > limit.limit and end - t > wait:
                 wait, refused = end - t, pool
             writes.append((key, cost, end + EXPIRY_SLACK_SECONDS))
@@ -99,6 +101,7 @@ def _take(
 def _observe(
     counters: _Counters, account: str, reports: list[Report], margin: float, t: float
 ) -> None:
+    writes: list[tuple[Key, float, float]] = []
     for pool, limit, used in reports:
         interval = limit.interval
         window = math.floor(t / interval)
@@ -106,7 +109,9 @@ def _observe(
         if t - start < margin:
             continue  # the venue may have counted this in the window that just ended
         end = start + interval + margin + EXPIRY_SLACK_SECONDS
-        counters.raise_to((account, pool, interval, window), used, end)
+        writes.append(((account, pool, interval, window), used, end))
+    if writes:
+        counters.raise_to(writes)
 
 
 def _used(counters: _Counters, account: str, pool: str, limit: Limit, t: float) -> float:
@@ -125,28 +130,26 @@ class _Dict:
         return 0.0 if entry is None else entry[0]
 
     def add(self, writes: list[tuple[Key, int, float]]) -> None:
+        self._write(writes, add=True)
+
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        self._write(writes, add=False)
+
+    def _write(self, writes: Sequence[tuple[Key, float, float]], *, add: bool) -> None:
         values = self.values
-        for key, cost, expires in writes:
+        for key, value, expires in writes:
             entry = values.get(key)
             if entry is None:
-                values[key] = [cost, expires]
+                values[key] = [value, expires]
                 if expires < self._next_expiry:
                     self._next_expiry = expires
-            else:
-                entry[0] += cost
-                if expires > entry[1]:
-                    entry[1] = expires
-
-    def raise_to(self, key: Key, value: float, expires: float) -> None:
-        entry = self.values.get(key)
-        if entry is None:
-            self.values[key] = [value, expires]
-        else:
-            entry[0] = max(entry[0], value)
+                continue
+            if add:
+                entry[0] += value
+            elif value > entry[0]:
+                entry[0] = value
             if expires > entry[1]:
                 entry[1] = expires
-        if expires < self._next_expiry:
-            self._next_expiry = expires
 
     def expire(self, t: float) -> None:
         if t <= self._next_expiry:
@@ -179,7 +182,7 @@ class MemoryStore:
     def block(self, account: str, seconds: float, offset: float) -> None:
         with self._lock:
             until = time.time() + offset + seconds
-            self._counters.raise_to((account, BLOCKED), until, until)
+            self._counters.raise_to([((account, BLOCKED), until, until)])
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
         with self._lock:
@@ -231,8 +234,10 @@ class _Rows:
             _ADD, [(_text_key(key), cost, expires) for key, cost, expires in writes]
         )
 
-    def raise_to(self, key: Key, value: float, expires: float) -> None:
-        self.conn.execute(_RAISE, (_text_key(key), value, expires))
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        self.conn.executemany(
+            _RAISE, [(_text_key(key), value, expires) for key, value, expires in writes]
+        )
 
 
 class SqliteStore:
@@ -277,7 +282,7 @@ class SqliteStore:
     def block(self, account: str, seconds: float, offset: float) -> None:
         with self._transaction() as rows:
             until = time.time() + offset + seconds
-            rows.raise_to((account, BLOCKED), until, until)
+            rows.raise_to([((account, BLOCKED), until, until)])
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
         with self._lock:

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmtl_core.errors import VenueProtocolError
-from qmtl_core.orders import OrderAck, OrderStatus, parse_status, venue_decimal
+from qmtl_core.orders import OrderAck, OrderStatus, make_frozen, parse_status, venue_decimal
 
 CCXT_STATUSES: Mapping[str, OrderStatus] = {
     "open": OrderStatus.NEW,
@@ -54,7 +54,8 @@ def to_ack(
     if status is OrderStatus.NEW and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
     average = order.get("average")
-    return OrderAck(
+    return make_frozen(
+        OrderAck,
         id=str(order_id),
         client_order_id=client_order_id or str(order.get("clientOrderId") or ""),
         status=status,

@@ -88,7 +88,7 @@ class Events:
     def __init__(self, manager: Callable[[], pluggy.PluginManager]) -> None:
         self._manager = manager
         #: hook name -> (its hook caller, its observers when last looked, and by kind
-        #: those that may hear it: (observer, True for the log observer)).
+        #: those that may hear it: see :func:`_candidates`).
         self._hooks: dict[str, tuple[Any, list[HookImpl], dict[str, _Candidates]]] = {}
 
     def order(
@@ -127,11 +127,10 @@ class Events:
         candidates = by_kind.get(kind)
         if candidates is None:
             candidates = by_kind[kind] = _candidates(impls, kind)
-        heard = []
-        for impl, logs in candidates:
-            if not logs or _log().isEnabledFor(level):
-                heard.append(impl)
-        return heard
+        with_log, without_log = candidates
+        if with_log is without_log or _log().isEnabledFor(level):
+            return with_log
+        return without_log
 
     def _deliver(self, impls: list[HookImpl], event: OrderEvent | FeedEvent) -> None:
         for impl in impls:
@@ -141,22 +140,24 @@ class Events:
                 _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
 
 
-#: Observers that may hear a kind, in call order; True marks the built-in log observer,
-#: which hears it only while its logger takes lines of the kind's level.
-_Candidates = list[tuple[HookImpl, bool]]
+#: Observers that may hear a kind, in call order: with the built-in log observer (which
+#: hears it only while its logger takes lines of the kind's level) and without it; one
+#: list when the log observer is not among them. Read only.
+_Candidates = tuple[list[HookImpl], list[HookImpl]]
 
 
 def _candidates(impls: list[HookImpl], kind: str) -> _Candidates:
     """Of ``impls`` (pluggy's registration order), those that may hear ``kind``, in call
     order (pluggy calls the last registered first)."""
-    found: _Candidates = []
+    found = []
     for impl in reversed(impls):
         plugin = impl.plugin
-        if isinstance(plugin, LoggingObserver):
-            found.append((impl, True))
-        elif kind in getattr(plugin, "qmtl_event_kinds", ALL_KINDS):
-            found.append((impl, False))
-    return found
+        if isinstance(plugin, LoggingObserver) or kind in getattr(
+            plugin, "qmtl_event_kinds", ALL_KINDS
+        ):
+            found.append(impl)
+    without_log = [impl for impl in found if not isinstance(impl.plugin, LoggingObserver)]
+    return (found, found) if len(without_log) == len(found) else (found, without_log)
 
 
 def _default_manager() -> pluggy.PluginManager:

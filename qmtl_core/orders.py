@@ -251,10 +251,6 @@ def _members(enum: type[StrEnum]) -> dict[str, StrEnum]:
     return {member.value: member for member in enum}
 
 
-def _present(data: Mapping[str, Any], name: str) -> bool:
-    return data.get(name) is not None
-
-
 def _normalise_keys(data: Mapping[str, Any]) -> Mapping[str, Any]:
     """``data`` keyed by canonical field names (read only); an unknown or doubled field
     raises."""
@@ -294,7 +290,7 @@ def _price(
     hint: str,
 ) -> Decimal | None:
     """A price field that ``needed_by`` order types require and the others must not carry."""
-    if _present(d, name):
+    if d.get(name) is not None:
         if order_type not in needed_by:
             raise OrderValidationError(name, d[name], f"not allowed on a {order_type.value} order")
         return _positive(name, d[name])
@@ -316,7 +312,7 @@ def validate_order(
     """
     if isinstance(data, Order):
         data = {**data.to_payload()}
-    if not isinstance(data, Mapping):
+    if type(data) is not dict and not isinstance(data, Mapping):  # a dict: no ABC check
         raise OrderValidationError("order", data, "must be a mapping of order fields")
     d = _normalise_keys(data)
 
@@ -336,7 +332,7 @@ def validate_order(
         raise OrderValidationError(
             "type", d["type"], f"not supported by this connector; use one of {supported}"
         )
-    if not _present(d, "quantity"):
+    if d.get("quantity") is None:
         raise OrderValidationError("quantity", d.get("quantity"), "required (alias 'amount')")
     quantity = _positive("quantity", d["quantity"])
 
@@ -344,7 +340,7 @@ def validate_order(
     stop_price = _price(d, "stop_price", order_type, _NEEDS_STOP, "")
 
     tif = None
-    if _present(d, "time_in_force"):
+    if d.get("time_in_force") is not None:
         tif = _choice("time_in_force", d["time_in_force"], TimeInForce, upper=True)
 
     client_order_id = d.get("client_order_id")
@@ -368,7 +364,7 @@ def validate_order(
 
     futures_values: dict[str, Any] = {}
     for name in FUTURES_FIELDS if not d.keys().isdisjoint(FUTURES_FIELDS) else ():
-        if not _present(d, name):
+        if d.get(name) is None:
             continue
         if not futures:
             raise OrderValidationError(
@@ -456,6 +452,8 @@ def parse_status(value: Any, table: Mapping[str, OrderStatus] | None = None) -> 
 
 def order_ref(order: Any) -> str:
     """The id to look an order up by: from an ack, a mapping with ``id``, or an id string."""
+    if type(order) is OrderAck and order.id:  # the usual argument: no ABC check
+        return order.id
     if isinstance(order, str) and order:
         return order
     if isinstance(order, Mapping):

@@ -50,7 +50,10 @@ def to_ack(
         known = CCXT_STATUSES.get(raw_status) if type(raw_status) is str else None
         status = known or parse_status(raw_status, CCXT_STATUSES)
     filled = order.get("filled")
-    filled = _ZERO if filled is None else venue_decimal("filled", filled) or _ZERO
+    if filled is None or (type(filled) is float and filled == 0):  # nothing filled yet
+        filled = _ZERO
+    else:
+        filled = venue_decimal("filled", filled) or _ZERO
     if status is OrderStatus.NEW and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
     average = order.get("average")

@@ -223,7 +223,7 @@ class CcxtClient(BaseBrokerageClient):
         """ccxt ``params`` for ``create_order``; futures add their fields."""
         params: dict[str, Any] = {"clientOrderId": order.client_order_id}
         if order.time_in_force is not None:
-            params["timeInForce"] = order.time_in_force.value
+            params["timeInForce"] = str(order.time_in_force)
         return params
 
     # Each venue call is a plan of ccxt calls (see ``ccxt_call``): run here on the
@@ -261,8 +261,8 @@ class CcxtClient(BaseBrokerageClient):
         price = None if order.limit_price is None else str(order.limit_price)
         args = (
             order.symbol,
-            order.type.value,
-            order.side.value.lower(),
+            str(order.type),  # the enums' values (str() of a StrEnum: cheaper than .value)
+            str(order.side).lower(),
             str(order.quantity),
             price,
             params,
@@ -356,7 +356,7 @@ class CcxtClient(BaseBrokerageClient):
         """Remember the symbol of an order given as an ack/mapping or with ``symbol=``."""
         ref = order_ref(order)
         known = self._refs.get(ref)
-        mapping: Mapping[str, Any] = order if isinstance(order, Mapping) else {}
+        mapping: Mapping[str, Any] = {} if isinstance(order, str) else order
         symbol = symbol or mapping.get("symbol") or (known.symbol if known else None)
         if not symbol:
             return

@@ -122,8 +122,8 @@ class _Dict:
     def __init__(self) -> None:
         #: key -> [value, expiry] (a list: raised in place, not rebuilt per take).
         self.values: dict[Key, list[float]] = {}
-        #: The earliest expiry of any counter: nothing to scan for before it.
-        self._next_expiry = math.inf
+        #: The earliest expiry of any counter: nothing to :meth:`expire` before it.
+        self.next_expiry = math.inf
 
     def get(self, key: Key) -> float:
         entry = self.values.get(key)
@@ -141,8 +141,8 @@ class _Dict:
             entry = values.get(key)
             if entry is None:
                 values[key] = [value, expires]
-                if expires < self._next_expiry:
-                    self._next_expiry = expires
+                if expires < self.next_expiry:
+                    self.next_expiry = expires
                 continue
             if add:
                 entry[0] += value
@@ -152,11 +152,10 @@ class _Dict:
                 entry[1] = expires
 
     def expire(self, t: float) -> None:
-        if t <= self._next_expiry:
-            return
+        """Forget the counters whose windows (and slack) ended before ``t``."""
         for key in [k for k, (_, expires) in self.values.items() if expires < t]:
             del self.values[key]
-        self._next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
+        self.next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
 
 
 class MemoryStore:
@@ -171,9 +170,11 @@ class MemoryStore:
 
     def take(self, account: str, charges: list[Charge], margin: float, offset: float) -> Take:
         with self._lock:
+            counters = self._counters
             t = time.time() + offset
-            self._counters.expire(t)
-            return _take(self._counters, account, charges, margin, t)
+            if t > counters.next_expiry:  # some counter's window is over
+                counters.expire(t)
+            return _take(counters, account, charges, margin, t)
 
     def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
         with self._lock:

@@ -192,7 +192,10 @@ class BaseBrokerageClient(ABC):
         Waits (each wait is a ``rate_limited`` event for order ``ref``) or raises
         :class:`~qmtl_core.errors.RateLimited`; then the request must not be sent.
         """
-        run(self.spending(costs, ref))
+        budget = self.rate_budget
+        # Almost every request finds room at once: one store step, no plan to drive.
+        if budget is not None and not budget.try_acquire(costs):
+            run(self.spending(costs, ref))
 
     def spending(self, costs: Mapping[str, int], ref: str) -> Plan[None]:
         """The plan of :meth:`spend` (an async connector awaits it: waits are
@@ -213,7 +216,11 @@ class BaseBrokerageClient(ABC):
     ) -> None:
         """After each answer: ``used`` is what the venue says it counted; a 429/418 blocks
         the whole account for ``retry_after`` (every process sharing the budget)."""
-        run(self.answering(status, retry_after, used))
+        budget = self.rate_budget
+        if budget is not None and used:  # after every answer: the plan's step, called
+            budget.observe(used)
+        if status in RATE_LIMIT_STATUSES:
+            run(self.answering(status, retry_after, {}))
 
     def answering(
         self, status: int | None, retry_after: float | None, used: Mapping[str, int]
@@ -316,7 +323,7 @@ class BaseBrokerageClient(ABC):
             self.connector_name,
             coid,
             id=ack.id,
-            status=ack.status.value,
+            status=str(ack.status),  # the value: str() of a StrEnum is cheaper than .value
             latency=time.perf_counter() - started,
         )
         self._remember(ack)
@@ -417,8 +424,8 @@ class BaseBrokerageClient(ABC):
                 self.connector_name,
                 ack.client_order_id,
                 id=ack.id,
-                previous=before.value,
-                status=ack.status.value,
+                previous=str(before),
+                status=str(ack.status),
             )
         if self.journal is not None:
             try:

@@ -87,6 +87,9 @@ class Events:
 
     def __init__(self, manager: Callable[[], pluggy.PluginManager]) -> None:
         self._manager = manager
+        #: hook name -> (its hook caller, its observers when last looked, and by kind
+        #: those that may hear it: see :func:`_candidates`).
+        self._hooks: dict[str, tuple[Any, list[HookImpl], dict[str, _Candidates]]] = {}
 
     def order(
         self, kind: OrderEventKind, connector: str, client_order_id: str, **data: Any
@@ -107,16 +110,27 @@ class Events:
         """The observers of ``hook_name`` that hear ``kind``, in call order: not one
         whose ``qmtl_event_kinds`` leaves ``kind`` out, nor the built-in log observer
         while its logger drops lines of ``level``. An event nobody hears is not even
-        built (its data not redacted), which is most of them."""
-        heard = []
-        for impl in reversed(getattr(self._manager().hook, hook_name).get_hookimpls()):
-            plugin = impl.plugin
-            if isinstance(plugin, LoggingObserver):
-                if _log().isEnabledFor(level):
-                    heard.append(impl)
-            elif kind in getattr(plugin, "qmtl_event_kinds", ALL_KINDS):
-                heard.append(impl)
-        return heard
+        built (its data not redacted), which is most of them.
+
+        The plugin manager is resolved at the first event; which observers may hear a
+        kind is worked out again only when observers are registered or unregistered
+        (``qmtl_event_kinds`` is read then), the log level at every event."""
+        hooked = self._hooks.get(hook_name)
+        if hooked is None:
+            caller = getattr(self._manager().hook, hook_name)
+            hooked = self._hooks[hook_name] = (caller, caller.get_hookimpls(), {})
+        caller, seen, by_kind = hooked
+        impls = caller.get_hookimpls()
+        if impls != seen:
+            hooked = self._hooks[hook_name] = (caller, impls, {})
+            by_kind = hooked[2]
+        candidates = by_kind.get(kind)
+        if candidates is None:
+            candidates = by_kind[kind] = _candidates(impls, kind)
+        with_log, without_log = candidates
+        if with_log is without_log or _log().isEnabledFor(level):
+            return with_log
+        return without_log
 
     def _deliver(self, impls: list[HookImpl], event: OrderEvent | FeedEvent) -> None:
         for impl in impls:
@@ -124,6 +138,26 @@ class Events:
                 impl.function(event=event)
             except Exception:
                 _log().exception("observer %s failed on %s event", impl.plugin_name, event.kind)
+
+
+#: Observers that may hear a kind, in call order: with the built-in log observer (which
+#: hears it only while its logger takes lines of the kind's level) and without it; one
+#: list when the log observer is not among them. Read only.
+_Candidates = tuple[list[HookImpl], list[HookImpl]]
+
+
+def _candidates(impls: list[HookImpl], kind: str) -> _Candidates:
+    """Of ``impls`` (pluggy's registration order), those that may hear ``kind``, in call
+    order (pluggy calls the last registered first)."""
+    found = []
+    for impl in reversed(impls):
+        plugin = impl.plugin
+        if isinstance(plugin, LoggingObserver) or kind in getattr(
+            plugin, "qmtl_event_kinds", ALL_KINDS
+        ):
+            found.append(impl)
+    without_log = [impl for impl in found if not isinstance(impl.plugin, LoggingObserver)]
+    return (found, found) if len(without_log) == len(found) else (found, without_log)
 
 
 def _default_manager() -> pluggy.PluginManager:

@@ -37,10 +37,16 @@ from qmtl_core.steps import Plan, Wait, blocking, run
 BLOCKED = "blocked"
 #: Seconds around a window edge where a grant counts in both windows it may land in.
 DEFAULT_MARGIN_SECONDS = 0.1
+#: Costs mappings whose charges a budget keeps (see ``RateBudget._charges``).
+CHARGES_KEPT = 64
 #: How long a 429/418 without a usable ``Retry-After`` blocks the account.
 DEFAULT_BLOCK_SECONDS = 1.0
 
 Charge = tuple[str, int, Limit]
+#: A costs mapping, the limits it was priced in, a copy of it, and its charges.
+_Charged = tuple[Mapping[str, int], Mapping[str, Limit], dict[str, int], list[Charge]]
+#: What the venue said it counted in a pool: ``(pool, limit, used)``.
+Report = tuple[str, Limit, int]
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,9 @@ class BudgetStore(Protocol):
 
     def take(self, account: str, charges: list[Charge], margin: float, offset: float) -> Take: ...
 
-    def observe(
-        self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float
-    ) -> None: ...
+    def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
+        """Raise each ``(pool, limit, used)`` counter to ``used`` (never lower it)."""
+        ...
 
     def block(self, account: str, seconds: float, offset: float) -> None: ...
 
@@ -78,11 +84,6 @@ class BudgetStore(Protocol):
     def now(self) -> float: ...
 
     def close(self) -> None: ...
-
-
-def windows(t: float, margin: float, interval: int) -> range:
-    """Indices of the windows a request granted at ``t`` may land in (one or two)."""
-    return range(math.floor((t - margin) / interval), math.floor((t + margin) / interval) + 1)
 
 
 class RateBudget:
@@ -113,6 +114,8 @@ class RateBudget:
         for pool, limit in self._configured.items():
             self._check_margin(pool, limit)
         self._limits = dict(self._configured)
+        #: id(costs) -> (costs, limits, a copy of costs, charges): see :meth:`_charges`.
+        self._charged: dict[int, _Charged] = {}
 
     def __repr__(self) -> str:
         pools = ", ".join(f"{p}={lim}" for p, lim in self.limits.items())
@@ -150,12 +153,32 @@ class RateBudget:
         """
         return run(self.acquisition(costs, on_wait=on_wait))
 
-    def acquisition(
-        self, costs: Mapping[str, int], *, on_wait: Callable[[str, float], None] | None = None
-    ) -> Plan[float]:
-        """The plan of :meth:`acquire` (store steps and waits, see :mod:`qmtl_core.steps`),
-        so an event loop waits with ``asyncio.sleep`` and keeps store I/O off the loop."""
-        limits = self.limits
+    def try_acquire(self, costs: Mapping[str, int]) -> bool:
+        """Take ``costs`` in one store step if there is room now (True), else take nothing
+        (False: :meth:`acquire` then waits). The blocking path's first try, without a plan."""
+        return self.store.take(
+            self.account, self._charges(costs), self.margin, self.clock_offset
+        ).granted
+
+    def _charges(self, costs: Mapping[str, int]) -> list[Charge]:
+        """``costs`` in the pools that have a limit; a cost over its whole limit raises.
+
+        Connectors price requests with a few shared costs mappings: each one's charges
+        are kept while it and the limits stay the same (compared, so a mapping changed
+        in place is priced again)."""
+        limits = self._limits
+        kept = self._charged.get(id(costs))
+        if kept is not None and kept[0] is costs and kept[1] is limits and kept[2] == costs:
+            return kept[3]
+        charges = self._price(costs, limits)
+        if len(self._charged) >= CHARGES_KEPT:
+            self._charged.clear()
+        self._charged[id(costs)] = (costs, limits, dict(costs), charges)
+        return charges
+
+    @staticmethod
+    def _price(costs: Mapping[str, int], limits: Mapping[str, Limit]) -> list[Charge]:
+        """``costs`` as charges in ``limits``' pools; a cost over its whole limit raises."""
         charges = [(pool, cost, limits[pool]) for pool, cost in costs.items() if pool in limits]
         for pool, cost, limit in charges:
             if cost > limit.limit:
@@ -166,6 +189,14 @@ class RateBudget:
                     needed=math.inf,
                     by_budget=True,
                 )
+        return charges
+
+    def acquisition(
+        self, costs: Mapping[str, int], *, on_wait: Callable[[str, float], None] | None = None
+    ) -> Plan[float]:
+        """The plan of :meth:`acquire` (store steps and waits, see :mod:`qmtl_core.steps`),
+        so an event loop waits with ``asyncio.sleep`` and keeps store I/O off the loop."""
+        charges = self._charges(costs)
         take_now = partial(self.store.take, self.account, charges, self.margin)
         start = time.monotonic()
         while True:
@@ -190,12 +221,10 @@ class RateBudget:
 
     def observe(self, used: Mapping[str, int]) -> None:
         """Raise shared counters to what the venue reports it counted (never lower them)."""
-        limits = self.limits
-        for pool, count in used.items():
-            if pool in limits:
-                self.store.observe(
-                    self.account, pool, limits[pool], count, self.margin, self.clock_offset
-                )
+        limits = self._limits
+        reports = [(pool, limits[pool], count) for pool, count in used.items() if pool in limits]
+        if reports:
+            self.store.observe(self.account, reports, self.margin, self.clock_offset)
 
     def block(self, seconds: float | None) -> None:
         """The venue said 429/418: nothing leaves for any process of this account until then."""

@@ -18,7 +18,7 @@ import math
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -29,8 +29,8 @@ from qmtl_core.rate_budget import (
     BudgetStore,
     Charge,
     RateBudget,
+    Report,
     Take,
-    windows,
 )
 from qmtl_core.rate_limits import DEFAULT_MAX_WAIT_SECONDS, Limit
 from qmtl_core.state import StateURL, open_redis, open_sqlite, parse_state_url
@@ -46,83 +46,116 @@ EXPIRY_SLACK_SECONDS = 1.0
 PACKED_TAKES_KEPT = 256
 
 
-def _window_key(account: str, pool: str, interval: int, window: int) -> str:
-    return f"{account}\x1f{pool}\x1f{interval}\x1f{window}"
+#: A counter's key: (account, pool, interval, window), or (account, "blocked"). A tuple,
+#: not text, so the memory store builds nothing per take; SQLite stores it as text.
+Key = tuple[str | int, ...]
 
 
-def _block_key(account: str) -> str:
-    return f"{account}\x1f{BLOCKED}"
+def _text_key(key: Key) -> str:
+    """``key`` as SQLite stores it: its parts joined by the unit separator."""
+    return "\x1f".join(map(str, key))
 
 
 class _Counters(Protocol):
-    """The two operations the shared algorithm needs, inside one atomic step."""
+    """The operations the shared algorithm needs, inside one atomic step."""
 
-    def get(self, key: str) -> float: ...
+    def get(self, key: Key) -> float: ...
 
-    def raise_to(self, key: str, value: float, expires: float, *, add: bool = False) -> None: ...
+    def add(self, writes: list[tuple[Key, int, float]]) -> None:
+        """Add each ``(key, cost, expires)``'s cost to its counter."""
+        ...
+
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        """Raise each ``(key, value, expires)``'s counter to its value (never lower it)."""
+        ...
 
 
 def _take(
     counters: _Counters, account: str, charges: list[Charge], margin: float, t: float
 ) -> Take:
     """The grant decision (memory and SQLite; the Redis script is the same in Lua)."""
-    until = counters.get(_block_key(account))
+    get = counters.get
+    until = get((account, BLOCKED))
     if until > t:
         return Take(False, until - t, BLOCKED)
     wait, refused = 0.0, None
-    writes: list[tuple[str, int, float]] = []
+    writes: list[tuple[Key, int, float]] = []
     for pool, cost, limit in charges:
-        for window in windows(t, margin, limit.interval):
-            key = _window_key(account, pool, limit.interval, window)
-            end = (window + 1) * limit.interval + margin
-            if counters.get(key) + cost > limit.limit and end - t > wait:
+        interval = limit.interval
+        # The windows a grant at ``t`` may land in: one, or two within ``margin`` of an edge.
+        window = math.floor((t - margin) / interval)
+        last = math.floor((t + margin) / interval)
+        while window <= last:
+            key = (account, pool, interval, window)
+            window += 1
+            end = window * interval + margin
+            if get(key) + cost > limit.limit and end - t > wait:
                 wait, refused = end - t, pool
-            writes.append((key, cost, end))
+            writes.append((key, cost, end + EXPIRY_SLACK_SECONDS))
     if refused is not None:
         return Take(False, wait, refused)
-    for key, cost, end in writes:
-        counters.raise_to(key, cost, end + EXPIRY_SLACK_SECONDS, add=True)
+    counters.add(writes)
     return GRANTED
 
 
 def _observe(
-    counters: _Counters, account: str, pool: str, limit: Limit, used: int, margin: float, t: float
+    counters: _Counters, account: str, reports: list[Report], margin: float, t: float
 ) -> None:
-    window = math.floor(t / limit.interval)
-    start = window * limit.interval
-    if t - start < margin:
-        return  # the venue may have counted this in the window that just ended
-    key = _window_key(account, pool, limit.interval, window)
-    end = start + limit.interval + margin + EXPIRY_SLACK_SECONDS
-    counters.raise_to(key, used, end)
+    writes: list[tuple[Key, float, float]] = []
+    for pool, limit, used in reports:
+        interval = limit.interval
+        window = math.floor(t / interval)
+        start = window * interval
+        if t - start < margin:
+            continue  # the venue may have counted this in the window that just ended
+        end = start + interval + margin + EXPIRY_SLACK_SECONDS
+        writes.append(((account, pool, interval, window), used, end))
+    if writes:
+        counters.raise_to(writes)
 
 
 def _used(counters: _Counters, account: str, pool: str, limit: Limit, t: float) -> float:
-    return counters.get(_window_key(account, pool, limit.interval, math.floor(t / limit.interval)))
+    return counters.get((account, pool, limit.interval, math.floor(t / limit.interval)))
 
 
 class _Dict:
     def __init__(self) -> None:
-        self.values: dict[str, tuple[float, float]] = {}
-        #: The earliest expiry of any counter: nothing to scan for before it.
-        self._next_expiry = math.inf
+        #: key -> [value, expiry] (a list: raised in place, not rebuilt per take).
+        self.values: dict[Key, list[float]] = {}
+        #: The earliest expiry of any counter: nothing to :meth:`expire` before it.
+        self.next_expiry = math.inf
 
-    def get(self, key: str) -> float:
-        return self.values.get(key, (0.0, 0.0))[0]
+    def get(self, key: Key) -> float:
+        entry = self.values.get(key)
+        return 0.0 if entry is None else entry[0]
 
-    def raise_to(self, key: str, value: float, expires: float, *, add: bool = False) -> None:
-        current, old_expiry = self.values.get(key, (0.0, 0.0))
-        new = current + value if add else max(current, value)
-        self.values[key] = (new, max(expires, old_expiry))
-        if expires < self._next_expiry:
-            self._next_expiry = expires
+    def add(self, writes: list[tuple[Key, int, float]]) -> None:
+        self._write(writes, add=True)
+
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        self._write(writes, add=False)
+
+    def _write(self, writes: Sequence[tuple[Key, float, float]], *, add: bool) -> None:
+        values = self.values
+        for key, value, expires in writes:
+            entry = values.get(key)
+            if entry is None:
+                values[key] = [value, expires]
+                if expires < self.next_expiry:
+                    self.next_expiry = expires
+                continue
+            if add:
+                entry[0] += value
+            elif value > entry[0]:
+                entry[0] = value
+            if expires > entry[1]:
+                entry[1] = expires
 
     def expire(self, t: float) -> None:
-        if t <= self._next_expiry:
-            return
+        """Forget the counters whose windows (and slack) ended before ``t``."""
         for key in [k for k, (_, expires) in self.values.items() if expires < t]:
             del self.values[key]
-        self._next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
+        self.next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
 
 
 class MemoryStore:
@@ -137,20 +170,20 @@ class MemoryStore:
 
     def take(self, account: str, charges: list[Charge], margin: float, offset: float) -> Take:
         with self._lock:
+            counters = self._counters
             t = time.time() + offset
-            self._counters.expire(t)
-            return _take(self._counters, account, charges, margin, t)
+            if t > counters.next_expiry:  # some counter's window is over
+                counters.expire(t)
+            return _take(counters, account, charges, margin, t)
 
-    def observe(
-        self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float
-    ) -> None:
+    def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
         with self._lock:
-            _observe(self._counters, account, pool, limit, used, margin, time.time() + offset)
+            _observe(self._counters, account, reports, margin, time.time() + offset)
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         with self._lock:
             until = time.time() + offset + seconds
-            self._counters.raise_to(_block_key(account), until, until)
+            self._counters.raise_to([((account, BLOCKED), until, until)])
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
         with self._lock:
@@ -190,13 +223,22 @@ class _Rows:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
-    def get(self, key: str) -> float:
-        row = self.conn.execute("SELECT value FROM qmtl_rate_budget WHERE key = ?", (key,))
+    def get(self, key: Key) -> float:
+        row = self.conn.execute(
+            "SELECT value FROM qmtl_rate_budget WHERE key = ?", (_text_key(key),)
+        )
         found = row.fetchone()
         return float(found[0]) if found else 0.0
 
-    def raise_to(self, key: str, value: float, expires: float, *, add: bool = False) -> None:
-        self.conn.execute(_ADD if add else _RAISE, (key, value, expires))
+    def add(self, writes: list[tuple[Key, int, float]]) -> None:
+        self.conn.executemany(
+            _ADD, [(_text_key(key), cost, expires) for key, cost, expires in writes]
+        )
+
+    def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        self.conn.executemany(
+            _RAISE, [(_text_key(key), value, expires) for key, value, expires in writes]
+        )
 
 
 class SqliteStore:
@@ -234,16 +276,14 @@ class SqliteStore:
             rows.conn.execute("DELETE FROM qmtl_rate_budget WHERE expires < ?", (t,))
             return _take(rows, account, charges, margin, t)
 
-    def observe(
-        self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float
-    ) -> None:
+    def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
         with self._transaction() as rows:
-            _observe(rows, account, pool, limit, used, margin, time.time() + offset)
+            _observe(rows, account, reports, margin, time.time() + offset)
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         with self._transaction() as rows:
             until = time.time() + offset + seconds
-            rows.raise_to(_block_key(account), until, until)
+            rows.raise_to([((account, BLOCKED), until, until)])
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
         with self._lock:
@@ -386,11 +426,12 @@ class RedisStore:
     def _call(self, script: Any, *args: str | int | float) -> Any:
         return self._scripts.run(script, args)
 
-    def observe(
-        self, account: str, pool: str, limit: Limit, used: int, margin: float, offset: float
-    ) -> None:
+    def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
         prefix = self._prefix(account)
-        self._call(self._observe, prefix, repr(offset), repr(margin), pool, limit.interval, used)
+        for pool, limit, used in reports:
+            self._call(
+                self._observe, prefix, repr(offset), repr(margin), pool, limit.interval, used
+            )
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         self._call(self._block, self._prefix(account), repr(offset), "0", repr(seconds))

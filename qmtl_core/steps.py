@@ -26,8 +26,8 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Generator
 from concurrent.futures import Executor
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from dataclasses import dataclass
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -46,13 +46,15 @@ class Blocking:
     fn: Callable[[], Any]
 
 
-@dataclass(frozen=True)
-class Call:
-    """The venue call ``name`` with ``args``; the driver's ``perform`` knows how to make it."""
+class Call(NamedTuple):
+    """The venue call ``name`` with ``args``; the driver's ``perform`` knows how to make it.
+
+    ``placing``: the call may create an order. A named tuple, not a frozen dataclass:
+    every venue call of every order builds one."""
 
     name: str
     args: tuple[Any, ...] = ()
-    placing: bool = field(default=False, compare=False)
+    placing: bool = False
 
 
 Step = Wait | Blocking | Call

@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from qmtl_core.errors import VenueProtocolError
-from qmtl_core.orders import OrderAck, OrderStatus, parse_status, venue_decimal
+from qmtl_core.orders import OrderAck, OrderStatus, make_frozen, parse_status, venue_decimal
 
 CCXT_STATUSES: Mapping[str, OrderStatus] = {
     "open": OrderStatus.NEW,
@@ -46,19 +46,30 @@ def to_ack(
     if raw_status is None and default_status is not None:
         status = default_status
     else:
-        status = parse_status(raw_status, CCXT_STATUSES)
-    filled = venue_decimal("filled", order.get("filled")) or Decimal(0)
+        # ccxt's unified statuses are the table's keys: anything else is parsed.
+        known = CCXT_STATUSES.get(raw_status) if type(raw_status) is str else None
+        status = known or parse_status(raw_status, CCXT_STATUSES)
+    filled = order.get("filled")
+    if filled is None or (type(filled) is float and filled == 0):  # nothing filled yet
+        filled = _ZERO
+    else:
+        filled = venue_decimal("filled", filled) or _ZERO
     if status is OrderStatus.NEW and filled > 0:
         status = OrderStatus.PARTIALLY_FILLED
-    return OrderAck(
+    average = order.get("average")
+    return make_frozen(
+        OrderAck,
         id=str(order_id),
         client_order_id=client_order_id or str(order.get("clientOrderId") or ""),
         status=status,
         symbol=symbol or order.get("symbol"),
         filled_quantity=filled,
-        average_price=venue_decimal("average", order.get("average")),
+        average_price=None if average is None else venue_decimal("average", average),
         raw=order,
     )
+
+
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)

@@ -49,7 +49,7 @@ from qmtl_core.orders import (
     TimeInForce,
     order_ref,
 )
-from qmtl_core.steps import Call, Plan, call, run
+from qmtl_core.steps import Call, Plan, run
 
 if TYPE_CHECKING:
     from qmtl_ccxt_common.order_stream import OrderStream
@@ -134,14 +134,22 @@ class CcxtClient(BaseBrokerageClient):
 
     def validate(self, order: OrderInput) -> Order:
         """The order as it would be sent: core rules, then the market's precision and limits."""
-        return run(self.validating(order, self.exchange), self._perform_ccxt)
+        exchange = self.exchange
+        if _markets_loaded(exchange):  # nothing to load: no plan to drive
+            return conform(exchange, self._checked(order))
+        return run(self.validating(order, exchange), self._perform_ccxt)
+
+    def _checked(self, order: OrderInput) -> Order:
+        """The core's rules and this connector's time-in-force rule."""
+        validated = super().validate(order)
+        _check_time_in_force(validated)
+        return validated
 
     def validating(self, order: OrderInput, exchange: Any) -> Plan[Order]:
         """The plan of :meth:`validate` against ``exchange`` (this client's, or its async
         twin's): markets are loaded by the driver's exchange."""
-        validated = super().validate(order)
-        _check_time_in_force(validated)
-        if not (exchange.markets and exchange.markets_by_id):  # else ccxt's call is a no-op
+        validated = self._checked(order)
+        if not _markets_loaded(exchange):
             yield from retrying(
                 lambda: ccxt_call("load_markets", "load_markets"),
                 self.retry_policy,
@@ -215,7 +223,7 @@ class CcxtClient(BaseBrokerageClient):
         """ccxt ``params`` for ``create_order``; futures add their fields."""
         params: dict[str, Any] = {"clientOrderId": order.client_order_id}
         if order.time_in_force is not None:
-            params["timeInForce"] = order.time_in_force.value
+            params["timeInForce"] = str(order.time_in_force)
         return params
 
     # Each venue call is a plan of ccxt calls (see ``ccxt_call``): run here on the
@@ -253,8 +261,8 @@ class CcxtClient(BaseBrokerageClient):
         price = None if order.limit_price is None else str(order.limit_price)
         args = (
             order.symbol,
-            order.type.value,
-            order.side.value.lower(),
+            str(order.type),  # the enums' values (str() of a StrEnum: cheaper than .value)
+            str(order.side).lower(),
             str(order.quantity),
             price,
             params,
@@ -348,7 +356,7 @@ class CcxtClient(BaseBrokerageClient):
         """Remember the symbol of an order given as an ack/mapping or with ``symbol=``."""
         ref = order_ref(order)
         known = self._refs.get(ref)
-        mapping: Mapping[str, Any] = order if isinstance(order, Mapping) else {}
+        mapping: Mapping[str, Any] = {} if isinstance(order, str) else order
         symbol = symbol or mapping.get("symbol") or (known.symbol if known else None)
         if not symbol:
             return
@@ -384,7 +392,12 @@ class CcxtClient(BaseBrokerageClient):
 
 def ccxt_call(action: str, method: str, *args: Any, placing: bool = False) -> Plan[Any]:
     """A plan step: the exchange's ``method(*args)``, errors reported as ``action``."""
-    return (yield from call("ccxt", action, method, args, placing=placing))
+    return (yield Call("ccxt", (action, method, args), placing))
+
+
+def _markets_loaded(exchange: Any) -> bool:
+    """True when ccxt's ``load_markets`` would be a no-op."""
+    return bool(exchange.markets and exchange.markets_by_id)
 
 
 def _check_time_in_force(order: Order) -> None:

@@ -74,6 +74,20 @@ def _usage_pool(header: str) -> str | None:
     return f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"
 
 
+def _pool_costs(limits: Mapping[str, Any], weight: int, placing: bool) -> dict[str, int]:
+    """A request's costs in ``limits``' pools: ``weight`` in each ``weight_*`` pool, 1 in
+    ``requests`` and each ``raw_requests_*`` pool, and 1 in the order pools if ``placing``."""
+    each = {"weight": weight, "raw_requests": 1, "orders": 1 if placing else 0}
+    costs = {"requests": 1}
+    if placing:
+        costs["orders"] = 1
+    for pool in limits:
+        kind = next((k for k in each if pool.startswith(f"{k}_")), None)
+        if kind is not None and each[kind]:
+            costs[pool] = each[kind]
+    return costs
+
+
 class VenueMeter:
     """Wraps one ccxt exchange so each request spends from ``client``'s budget first."""
 
@@ -83,44 +97,31 @@ class VenueMeter:
         self._weight_per_cost = 1.0
         self._fetch2 = exchange.fetch2
         self._fetch = exchange.fetch
-        # The budget's pools sorted by kind, redone only when its limits change.
-        self._sorted_for: Mapping[str, Any] | None = None
-        self._pools: dict[str, tuple[str, ...]] = {}
+        # Costs by (weight, placing) in the budget's pools, redone only when its limits change.
+        self._costs_for: Mapping[str, Any] | None = None
+        self._costs: dict[tuple[int, bool], Mapping[str, int]] = {}
         exchange.fetch2 = self._metered
         exchange.fetch = self._observed
 
-    def costs(self, path: str, api: Any, method: str, params: Any, config: Any) -> dict[str, int]:
-        """What one request costs in every pool it may count against."""
+    def costs(
+        self, path: str, api: Any, method: str, params: Any, config: Any
+    ) -> Mapping[str, int]:
+        """What one request costs in every pool it may count against (shared: read only)."""
         cost = float(self._exchange.calculate_rate_limiter_cost(api, method, path, params, config))
         weight = max(1, round(cost * self._weight_per_cost))
-        placing = method == "POST" and path in ORDER_PATHS
-        pools = self._pools_by_kind()
-        costs = {"requests": 1}
-        for pool in pools["weight"]:
-            costs[pool] = weight
-        for pool in pools["raw_requests"]:
-            costs[pool] = 1
-        if placing:
-            costs["orders"] = 1
-            for pool in pools["orders"]:
-                costs[pool] = 1
-        return costs
-
-    def _pools_by_kind(self) -> dict[str, tuple[str, ...]]:
-        """The budget's ``weight_*``, ``raw_requests_*`` and ``orders_*`` pools."""
+        key = (weight, method == "POST" and path in ORDER_PATHS)
         budget = self._client.rate_budget
         limits = budget.limits if budget is not None else {}
-        if limits is not self._sorted_for:
-            self._pools = {
-                kind: tuple(pool for pool in limits if pool.startswith(f"{kind}_"))
-                for kind in POOL_KINDS.values()
-            }
-            self._sorted_for = limits
-        return self._pools
+        if limits is not self._costs_for:
+            self._costs, self._costs_for = {}, limits
+        found = self._costs.get(key)
+        if found is None:
+            found = self._costs[key] = _pool_costs(limits, *key)
+        return found
 
     def _priced(
         self, path: str, api: Any, method: str, params: Any, config: Any
-    ) -> tuple[dict[str, Any], dict[str, Any], str, dict[str, int]]:
+    ) -> tuple[dict[str, Any], dict[str, Any], str, Mapping[str, int]]:
         """A request's params and config (never None), the order it is for, its costs."""
         params = {} if params is None else params
         config = {} if config is None else config

@@ -31,16 +31,18 @@ class OrderRefs:
 
     def remember(self, symbol: str, *, order_id: str | None, client_order_id: str | None) -> None:
         ref = OrderRef(symbol, client_order_id)
+        entries = self._entries
         with self._lock:
-            for key in (order_id, client_order_id):
-                if key:
-                    self._entries[key] = ref
-                    self._entries.move_to_end(key)
+            if order_id:
+                entries[order_id] = ref
+                entries.move_to_end(order_id)
             if client_order_id:
+                entries[client_order_id] = ref
+                entries.move_to_end(client_order_id)
                 self._client_ids.add(client_order_id)
             # Two keys per order (its id and client id), bounded like every order cache.
-            while len(self._entries) > 2 * runtime.MAX_COMPLETED_ORDERS:
-                oldest, _ = self._entries.popitem(last=False)
+            while len(entries) > 2 * runtime.MAX_COMPLETED_ORDERS:
+                oldest, _ = entries.popitem(last=False)
                 self._client_ids.discard(oldest)
 
     def get(self, key: str) -> OrderRef | None:

@@ -5,14 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from decimal import Decimal
 
+import ccxt
 import pytest
+from ccxt.base.decimal_to_precision import DECIMAL_PLACES, TICK_SIZE
 
+from qmtl_ccxt_common.markets import conform
 from qmtl_ccxt_common.recorded import BinanceReplay
 from qmtl_ccxt_common.testing import SEED_ORDER
 from qmtl_core.brokerage import OcoSupport
 from qmtl_core.errors import OrderNotCancelable, OrderNotFound, OrderValidationError
 from qmtl_core.oco import OCOOrder
-from qmtl_core.orders import OrderStatus
+from qmtl_core.orders import OrderStatus, to_decimal, validate_order
 from qmtl_plugin_ccxt_spot.client import CcxtBrokerageClient
 
 
@@ -228,3 +231,41 @@ def test_manual_oco_cancels_the_sibling_with_its_symbol(
     cancel = venue.sent("DELETE", "order")[0].params
     assert (cancel["symbol"], cancel["orderId"]) == ("BTCUSDT", second.id)
     assert venue.order(second.client_order_id).status == "CANCELED"
+
+
+@pytest.mark.parametrize(
+    ("mode", "amount_precision", "price_precision"),
+    [(TICK_SIZE, 0.001, 0.5), (TICK_SIZE, 1, 10), (DECIMAL_PLACES, 3, 1), (DECIMAL_PLACES, 0, 0)],
+)
+def test_rounding_is_ccxts_digit_for_digit(
+    mode: int, amount_precision: float, price_precision: float
+) -> None:
+    # Values on the step skip ccxt's string helpers: the result must be what they give.
+    exchange = ccxt.binance()
+    exchange.precisionMode = mode
+    exchange.set_markets(
+        [
+            {
+                **{"id": "XY", "symbol": "X/Y", "base": "X", "quote": "Y", "baseId": "X"},
+                **{"quoteId": "Y", "type": "spot", "spot": True, "active": True, "limits": {}},
+                "precision": {"amount": amount_precision, "price": price_precision},
+            }
+        ]
+    )
+    texts = ["1", "10", "10.0", "10.50", "0.001", "0.0010", "1.2345", "1E+1", "1e-3", "7.5"]
+    texts += ["100", "2.000", "12345678901234567890.5", "0.0000001", "3.25", "5"]
+    for text in texts:
+        order = {"symbol": "X/Y", "side": "BUY", "type": "limit", "quantity": "1", "price": "10"}
+        for field, helper in (
+            ("quantity", exchange.amount_to_precision),
+            ("limit_price", exchange.price_to_precision),
+        ):
+            validated = validate_order({**order, field: text})
+            try:
+                expected = str(to_decimal(field, helper("X/Y", text)))
+            except ccxt.InvalidOrder:  # rounds to 0: a typed error, nothing sent
+                with pytest.raises(OrderValidationError, match="rounds to 0") as info:
+                    conform(exchange, validated)
+                assert info.value.field == field
+                continue
+            assert str(conform(exchange, validated)[field]) == expected, (field, text)

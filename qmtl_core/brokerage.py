@@ -216,11 +216,13 @@ class BaseBrokerageClient(ABC):
     ) -> None:
         """After each answer: ``used`` is what the venue says it counted; a 429/418 blocks
         the whole account for ``retry_after`` (every process sharing the budget)."""
-        budget = self.rate_budget
-        if budget is not None and used:  # after every answer: the plan's step, called
+        budget = self.rate_budget  # the steps of :meth:`answering`, called: no plan to drive
+        if budget is None:
+            return
+        if used:
             budget.observe(used)
         if status in RATE_LIMIT_STATUSES:
-            run(self.answering(status, retry_after, {}))
+            budget.block(retry_after)
 
     def answering(
         self, status: int | None, retry_after: float | None, used: Mapping[str, int]

@@ -231,13 +231,14 @@ class _Rows:
         return float(found[0]) if found else 0.0
 
     def add(self, writes: list[tuple[Key, int, float]]) -> None:
-        self.conn.executemany(
-            _ADD, [(_text_key(key), cost, expires) for key, cost, expires in writes]
-        )
+        self._write(_ADD, writes)
 
     def raise_to(self, writes: list[tuple[Key, float, float]]) -> None:
+        self._write(_RAISE, writes)
+
+    def _write(self, sql: str, writes: Sequence[tuple[Key, float, float]]) -> None:
         self.conn.executemany(
-            _RAISE, [(_text_key(key), value, expires) for key, value, expires in writes]
+            sql, [(_text_key(key), value, expires) for key, value, expires in writes]
         )
 
 

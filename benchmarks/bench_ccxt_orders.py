@@ -4,10 +4,14 @@ Each "order" is place (limit, rests) + poll + cancel on recorded Binance spot an
 served in-process by ``responses``: through the client (validation, market precision
 and limits, idempotent submission, events, symbol memory) and through a bare
 ``ccxt.binance`` object making the same three calls with the same parameters.
-Rounds alternate, each starting with the other side, so machine noise hits both
-alike. Prints the median time per order for each and the median per-round ratio
-client/raw, i.e. what the connector's safety costs on top of ccxt itself. Nothing
-leaves the process.
+Rounds rotate the sides' order, so machine noise hits all alike. Prints the median
+time per order for each and the median per-round ratio client/raw: what an order
+costs through the connector against plain ccxt. Nothing leaves the process.
+
+The client gives its ccxt exchange a :class:`~qmtl_ccxt_common.session.CcxtSession`
+(requests' preparation done directly for ccxt's finished requests), so a third side,
+bare ccxt on that same session, shows apart what the connector's safety net itself
+costs (client/raw on one session) and what the session saves (raw on it/raw).
 
 Aim: client/raw <= 1.02. Exit status 1 when the aim is missed or something is
 functionally wrong (an order missing, duplicated or left open).
@@ -28,6 +32,7 @@ import ccxt
 
 from qmtl_ccxt_common.products import SPOT
 from qmtl_ccxt_common.recorded import OFFLINE_API_KEY, OFFLINE_SECRET, binance_spot
+from qmtl_ccxt_common.session import install
 from qmtl_core import CcxtBrokerageClient, OrderStatus
 
 SYMBOL = "BTC/USDT"
@@ -66,6 +71,26 @@ def raw_flow(exchange: Any) -> Callable[[str], None]:
     return run
 
 
+def bare_exchange() -> Any:
+    """A plain ``ccxt.binance`` on the recorded sandbox, its markets loaded."""
+    exchange = ccxt.binance(
+        {
+            "apiKey": OFFLINE_API_KEY,
+            "secret": OFFLINE_SECRET,
+            "enableRateLimit": False,
+            "options": dict(SPOT.defaults),
+        }
+    )
+    exchange.set_sandbox_mode(True)
+    exchange.load_markets()
+    return exchange
+
+
+def median_ratio(numerators: list[float], denominators: list[float]) -> float:
+    """The median of the per-round ratios (each round's sides ran back to back)."""
+    return statistics.median(n / d for n, d in zip(numerators, denominators, strict=True))
+
+
 def timed(flow: Callable[[str], None], tag: str, count: int) -> float:
     start = time.perf_counter()
     for i in range(count):
@@ -90,37 +115,39 @@ def main() -> int:
             sandbox=True,
             enableRateLimit=False,
         )
-        exchange = ccxt.binance(
-            {
-                "apiKey": OFFLINE_API_KEY,
-                "secret": OFFLINE_SECRET,
-                "enableRateLimit": False,
-                "options": dict(SPOT.defaults),
-            }
-        )
-        exchange.set_sandbox_mode(True)
-        exchange.load_markets()
-        flows = {"client": client_flow(client), "raw": raw_flow(exchange)}
+        exchange, on_session = bare_exchange(), bare_exchange()
+        install(on_session)
+        flows = {
+            "client": client_flow(client),
+            "raw": raw_flow(exchange),
+            "session": raw_flow(on_session),
+        }
         for name, flow in flows.items():  # warm-up: markets, imports, caches
             timed(flow, f"warm{name}", 5)
         seconds: dict[str, list[float]] = {name: [] for name in flows}
         names = list(flows)
         for r in range(ROUNDS):
-            for name in names if r % 2 == 0 else names[::-1]:
+            for name in names[r % len(names) :] + names[: r % len(names)]:
                 flow = flows[name]
                 seconds[name].append(timed(flow, f"{name}{r:02d}-", per_round) / per_round)
         total = (ROUNDS * per_round + 5) * len(flows)
         if len(venue.orders) != total or any(o.status != "CANCELED" for o in venue.orders.values()):
             print(f"FAIL: expected {total} canceled orders, venue has {len(venue.orders)}")
             return 1
-    client_ms = statistics.median(seconds["client"]) * 1000
-    raw_ms = statistics.median(seconds["raw"]) * 1000
+    client_ms, raw_ms, session_ms = (
+        statistics.median(seconds[name]) * 1000 for name in ("client", "raw", "session")
+    )
     count = ROUNDS * per_round
     print(f"orders per side          {count} (place + poll + cancel), {ROUNDS} rounds")
     print(f"bare ccxt                median {raw_ms:7.3f} ms per order")
+    print(f"bare ccxt, CcxtSession   median {session_ms:7.3f} ms per order")
     print(f"CcxtBrokerageClient      median {client_ms:7.3f} ms per order")
-    ratio = statistics.median(c / r for c, r in zip(seconds["client"], seconds["raw"], strict=True))
-    print(f"ratio client/raw         {ratio:7.3f}x  (+{client_ms - raw_ms:.3f} ms; aim <= {AIM})")
+    ratio = median_ratio(seconds["client"], seconds["raw"])
+    own = median_ratio(seconds["client"], seconds["session"])
+    saved = median_ratio(seconds["session"], seconds["raw"])
+    print(f"safety net, one session  {own:7.3f}x  (client/bare ccxt, both on CcxtSession)")
+    print(f"session saves            {saved:7.3f}x  (bare ccxt on CcxtSession/bare ccxt)")
+    print(f"ratio client/raw         {ratio:7.3f}x  ({client_ms - raw_ms:+.3f} ms; aim <= {AIM})")
     if ratio > AIM:
         print(f"MISSED: the client costs {ratio:.3f}x bare ccxt, aim {AIM}x")
         return 1

@@ -25,6 +25,7 @@ from qmtl_ccxt_common.config import CcxtVenueConfig
 from qmtl_ccxt_common.errors import translate
 from qmtl_ccxt_common.products import Product
 from qmtl_ccxt_common.redaction import RedactingLogger, Scrubber, redacting_print
+from qmtl_ccxt_common.session import install as install_session
 from qmtl_core import runtime
 from qmtl_core.errors import (
     BrokerageError,
@@ -179,6 +180,8 @@ def open_venue(
     synchronous = library is ccxt
     if instance is None:
         instance = _construct(config, product.defaults, library)
+        if synchronous:
+            install_session(instance)
     elif isinstance(instance, ccxt.Exchange) and instance.synchronous == synchronous:
         settings = config.ccxt_settings()
         if settings or config.options:

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -44,6 +45,11 @@ if TYPE_CHECKING:
 EXPIRY_SLACK_SECONDS = 1.0
 #: Packed take commands a Redis store keeps (one per account, pool set and costs).
 PACKED_TAKES_KEPT = 256
+#: Lanes a memory store keeps (one per charges list and per reported pool; see ``_Lane``).
+LANES_KEPT = 256
+#: Seconds a lane stops short of its bounds, so float rounding at a bound can never
+#: put a lane's window apart from the one :func:`_take` or :func:`_observe` computes.
+LANE_GUARD_SECONDS = 1e-3
 
 
 #: A counter's key: (account, pool, interval, window), or (account, "blocked"). A tuple,
@@ -158,12 +164,39 @@ class _Dict:
         self.next_expiry = min((expires for _, expires in self.values.values()), default=math.inf)
 
 
+@dataclass(frozen=True, slots=True)
+class _Lane:
+    """A shortcut through the shared algorithm while ``start <= t < end`` (venue time).
+
+    No window edge (margin included) lies in that span for any of its pools, so every
+    step in it touches the same counters: ``entries`` holds them, each with its cost
+    (or reported usage) and limit. The counters outlive ``end`` (they expire after
+    their window), and a block or a clear drops every lane, so a lane's entries are the
+    live ones. ``of`` is what the lane was made for: a take's charges list (kept by
+    identity), or a report's ``(account, pool, interval)``."""
+
+    of: object
+    account: str
+    margin: float
+    start: float
+    end: float
+    entries: tuple[tuple[list[float], float, int], ...]
+
+
 class MemoryStore:
-    """Counters in this process only: clients of one account in one process share them."""
+    """Counters in this process only: clients of one account in one process share them.
+
+    Almost every step falls well inside the current windows of its pools. The first
+    step there runs the shared algorithm and leaves a :class:`_Lane`; the next ones
+    compare and add (or raise) on the lane's counters directly, and anything else
+    (an edge, a refusal, a rolled-over window, a block) goes the shared way again.
+    """
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counters = _Dict()
+        #: id(charges) -> the lane of a take; (account, pool, interval) -> of a report.
+        self._lanes: dict[object, _Lane] = {}
 
     def now(self) -> float:
         return time.time()
@@ -174,16 +207,82 @@ class MemoryStore:
             t = time.time() + offset
             if t > counters.next_expiry:  # some counter's window is over
                 counters.expire(t)
-            return _take(counters, account, charges, margin, t)
+            lane = self._lanes.get(id(charges))
+            if (
+                lane is not None
+                and lane.of is charges
+                and lane.start <= t < lane.end
+                and lane.account == account
+                and lane.margin == margin
+            ):
+                entries = lane.entries
+                for entry, cost, limit in entries:
+                    if entry[0] + cost > limit:
+                        break  # refused: the shared way says for how long
+                else:
+                    for entry, cost, _ in entries:
+                        entry[0] += cost
+                    return GRANTED
+            take = _take(counters, account, charges, margin, t)
+            if take.granted:
+                self._keep_lane(id(charges), charges, account, margin, margin, t, charges)
+            return take
 
     def observe(self, account: str, reports: list[Report], margin: float, offset: float) -> None:
         with self._lock:
-            _observe(self._counters, account, reports, margin, time.time() + offset)
+            t = time.time() + offset
+            lanes = self._lanes
+            missed: list[Report] = []
+            for report in reports:
+                pool, limit, used = report
+                lane = lanes.get((account, pool, limit.interval))
+                if lane is not None and lane.start <= t < lane.end and lane.margin == margin:
+                    entry = lane.entries[0][0]
+                    if used > entry[0]:
+                        entry[0] = used
+                else:
+                    missed.append(report)
+            if missed:
+                _observe(self._counters, account, missed, margin, t)
+                for pool, limit, used in missed:
+                    key = (account, pool, limit.interval)
+                    self._keep_lane(key, key, account, margin, 0.0, t, [(pool, used, limit)])
+
+    def _keep_lane(
+        self,
+        key: object,
+        of: object,
+        account: str,
+        margin: float,
+        tail: float,
+        t: float,
+        pools: Sequence[tuple[str, float, Limit]],
+    ) -> None:
+        """Leave a lane for steps like the one just made at ``t`` on ``pools``' current
+        windows (pool, cost, limit): from ``margin`` after each window's start to ``tail``
+        before its end, if ``t`` is in that span and every counter exists."""
+        start, end = -math.inf, math.inf
+        entries: list[tuple[list[float], float, int]] = []
+        values = self._counters.values
+        for pool, cost, limit in pools:
+            interval = limit.interval
+            window = math.floor(t / interval)
+            entry = values.get((account, pool, interval, window))
+            if entry is None:
+                return
+            start = max(start, window * interval + margin + LANE_GUARD_SECONDS)
+            end = min(end, (window + 1) * interval - tail - LANE_GUARD_SECONDS)
+            entries.append((entry, cost, limit.limit))
+        if start <= t < end:
+            if len(self._lanes) >= LANES_KEPT:
+                self._lanes.clear()
+            self._lanes[key] = _Lane(of, account, margin, start, end, tuple(entries))
 
     def block(self, account: str, seconds: float, offset: float) -> None:
         with self._lock:
             until = time.time() + offset + seconds
             self._counters.raise_to([((account, BLOCKED), until, until)])
+            self._lanes.clear()  # a take's lane assumed no block
 
     def used(self, account: str, pool: str, limit: Limit, offset: float) -> float:
         with self._lock:
@@ -193,6 +292,7 @@ class MemoryStore:
         """Forget every count and block (tests: each starts with a fresh process)."""
         with self._lock:
             self._counters = _Dict()
+            self._lanes = {}
 
     def close(self) -> None:
         """Nothing to release: the counters belong to the process."""

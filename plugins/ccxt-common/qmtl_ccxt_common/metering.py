@@ -53,22 +53,26 @@ def venue_limits(rate_limits: Any) -> dict[str, Limit]:
 def reported_usage(headers: Mapping[str, Any] | None) -> dict[str, int]:
     """Usage the venue reports in its answer headers, by pool."""
     used: dict[str, int] = {}
-    if not headers:
-        return used
     # requests' CaseInsensitiveDict reads items one lookup at a time; lower_items does not.
     lower_items = getattr(headers, "lower_items", None)
-    for name, value in lower_items() if lower_items is not None else headers.items():
-        pool = _usage_pool(str(name))
-        if pool is not None and str(value).isdigit():
-            used[pool] = int(value)
+    if lower_items is not None:
+        items = lower_items()
+    elif headers:
+        items = headers.items()
+    else:
+        return used
+    for name, value in items:
+        pool = _usage_pool(name)
+        if pool is not None and (count := str(value)).isdigit():
+            used[pool] = int(count)
     return used
 
 
 @lru_cache(maxsize=256)
-def _usage_pool(header: str) -> str | None:
+def _usage_pool(header: object) -> str | None:
     """The pool a usage header reports (``X-MBX-USED-WEIGHT-1M`` -> ``weight_1m``), else
     None; parsed once per header name (the same few come with every answer)."""
-    match = _USAGE_HEADER.match(header)
+    match = _USAGE_HEADER.match(str(header))
     if match is None:
         return None
     return f"{_HEADER_KINDS[match[1].lower()]}_{match[2]}{match[3].lower()}"

@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 
 import pytest
+from requests.structures import CaseInsensitiveDict
 
 from qmtl_ccxt_common.metering import reported_usage, venue_limits
 from qmtl_ccxt_common.recorded import BinanceReplay
@@ -95,3 +96,11 @@ def test_usage_headers_name_pools() -> None:
     assert reported_usage(headers) == {"weight_1m": 42, "orders_10s": 3}
     assert venue_limits([{"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10,
                           "limit": 100}]) == {"orders_10s": Limit(100, 10)}  # fmt: skip
+
+
+def test_usage_headers_read_from_a_requests_answer() -> None:
+    headers = CaseInsensitiveDict(
+        {"Date": "x", "X-MBX-USED-WEIGHT-1M": "42", "X-MBX-ORDER-COUNT-1D": "n/a"}
+    )
+    assert reported_usage(headers) == {"weight_1m": 42}  # a count that is no number: none
+    assert reported_usage(None) == {} and reported_usage(CaseInsensitiveDict()) == {}

@@ -9,8 +9,9 @@ cookie jars merged into new jars, every setting merged through typing-protocol
 call, on every call.
 
 :class:`CcxtSession` prepares such a request in the few steps it needs (requests' own
-``prepare_url``, ``prepare_headers`` and ``prepare_body``, so URLs and headers are
-checked exactly as requests checks them) and hands it to requests' own
+``prepare_headers`` and ``prepare_body``, so headers are checked exactly as requests
+checks them; the URL as is when it is one requests' ``prepare_url`` would return
+unchanged, else through ``prepare_url``) and hands it to requests' own
 ``Session.send``: the adapter, its connection pool, TLS verification and CA settings,
 proxies, timeouts, hooks, cookies and redirects are requests' code, untouched. Any
 request beyond that shape (params, cookies, files, auth, hooks, JSON, a session that
@@ -20,6 +21,7 @@ through ``requests.Session.request`` unchanged.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -38,11 +40,14 @@ class CcxtSession(requests.Session):
 
     def request(self, method: str | bytes, url: str | bytes, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         """``requests.Session.request``: the same request sent, the same response returned."""
-        if not self._direct(url, kwargs):
+        if not (isinstance(method, str) and isinstance(url, str) and self._direct(url, kwargs)):
             return super().request(method, url, **kwargs)
         prepared = PreparedRequest()
-        prepared.method = str(method).upper()
-        prepared.prepare_url(url, None)
+        prepared.method = method.upper()
+        if _is_plain(url):
+            prepared.url = url  # what prepare_url would make of it, character for character
+        else:
+            prepared.prepare_url(url, None)
         prepared.prepare_headers(_merged(self.headers, kwargs.get("headers")))
         prepared._cookies = requests.cookies.RequestsCookieJar()  # type: ignore[attr-defined]
         prepared.prepare_body(kwargs.get("data") or {}, None)
@@ -57,13 +62,12 @@ class CcxtSession(requests.Session):
             cert=None,
         )
 
-    def _direct(self, url: str | bytes, kwargs: dict[str, Any]) -> bool:
+    def _direct(self, url: str, kwargs: dict[str, Any]) -> bool:
         """True when nothing but a finished request is asked: no credentials in the
         URL, no environment to read, no session-wide auth, params, certificate, cookies
         or hooks, no other arguments."""
         return (
-            isinstance(url, str)
-            and "@" not in url
+            "@" not in url
             and _DIRECT.issuperset(kwargs)
             and kwargs.get("files") is None
             and not self.trust_env
@@ -74,6 +78,26 @@ class CcxtSession(requests.Session):
             and not self.cookies
             and not any(self.hooks.values())
         )
+
+
+#: A URL requests' ``prepare_url`` returns unchanged: http(s), a lowercase host name, a
+#: port without a leading zero, a path and an optional non-empty query of characters
+#: requests neither quotes nor unquotes (no ``%``, no fragment, no ``;``), as ccxt builds
+#: them for every REST venue. Anything else is prepared by requests.
+_PLAIN_URL = re.compile(
+    r"https?://[a-z0-9][a-z0-9.-]*(?::(?P<port>[1-9][0-9]{0,4}))?"
+    r"(?P<path>/[A-Za-z0-9._~!$&'()*+,=:@/-]*)(?:\?[A-Za-z0-9._~!$&'()*+,=:@/?-]+)?"
+)
+
+
+def _is_plain(url: str) -> bool:
+    """True when ``url`` is a :data:`_PLAIN_URL` with a valid port and no dot segment in
+    its path (urllib3 would resolve ``/./`` and ``/../``)."""
+    match = _PLAIN_URL.fullmatch(url)
+    if match is None or "/." in match["path"]:
+        return False
+    port = match["port"]
+    return port is None or int(port) <= 65535
 
 
 def _merged(session_headers: Any, request_headers: Any) -> CaseInsensitiveDict[str | bytes]:

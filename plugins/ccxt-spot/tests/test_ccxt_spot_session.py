@@ -16,6 +16,8 @@ from typing import Any
 import ccxt
 import pytest
 import requests
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from requests.adapters import BaseAdapter
 from requests.models import PreparedRequest
 
@@ -236,3 +238,60 @@ def test_ccxt_shaped_requests_skip_the_general_preparation(
     assert general == []
     session.request("GET", URL, params={"a": "1"})
     assert len(general) == 1
+
+
+def _requests_url(url: str) -> str | type[Exception]:
+    prepared = PreparedRequest()
+    try:
+        prepared.prepare_url(url, None)
+    except Exception as exc:  # requests refuses it: the session must refuse it too
+        return type(exc)
+    return str(prepared.url)
+
+
+def _session_url(url: str) -> str | type[Exception]:
+    (_, _), (session, adapter) = _sessions()
+    try:
+        session.request("GET", url, timeout=1.0, proxies=None, verify=True, files=None)
+    except Exception as exc:
+        return type(exc)
+    return str(adapter.seen[0][1])
+
+
+URL_CASES = [
+    "https://testnet.binance.vision/api/v3/order?symbol=BTCUSDT&timestamp=1&signature=ab12",
+    "https://api.binance.com/api/v3/exchangeInfo",
+    "https://API.Binance.com/api/v3/time",  # host lowercased
+    "HTTPS://api.binance.com/x",  # scheme lowercased
+    "https://api.binance.com",  # no path: "/"
+    "https://api.binance.com?x=1",
+    "https://api.binance.com/a/./b/../c",  # dot segments resolved
+    "https://api.binance.com/a?b=%41%2F",  # unreserved escapes unquoted
+    "https://api.binance.com/a b?c=d e",  # spaces quoted
+    "https://api.binance.com/a?",  # empty query dropped
+    "https://api.binance.com/a#frag",
+    "https://api.binance.com:0443/a",  # port without its leading zero
+    "https://api.binance.com:443/a",
+    "https://api.binance.com:99999/a",  # invalid port
+    "https://.binance.com/a",  # invalid label
+    "https://bücher.example/a",  # idna
+    "https://api.binance.com/a;b?c=1",
+    "http://127.0.0.1:8080/api/v3/order?symbol=BTCUSDT",
+    "https://[::1]:8443/a",
+]
+
+
+@pytest.mark.parametrize("url", URL_CASES)
+def test_urls_come_out_as_requests_prepares_them(url: str) -> None:
+    assert _session_url(url) == _requests_url(url)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(["http", "https", "HTTP", "hTtps"]),
+    st.text(alphabet="aB0.-*:", min_size=0, max_size=12),
+    st.text(alphabet="az09/._~-!$&'()*+,=:;%# ?[]é", max_size=30),
+)
+def test_any_url_comes_out_as_requests_prepares_it(scheme: str, host: str, rest: str) -> None:
+    url = f"{scheme}://{host}{rest}"
+    assert _session_url(url) == _requests_url(url)

@@ -48,11 +48,9 @@ ALL_KINDS: Container[str] = _Everything()
 
 
 @functools.cache
-@functools.cache
 def _log() -> logging.Logger:
     """The events' logger. ``logging`` is imported at the first event, not when plugins
-    load: listing connectors logs nothing, and the import is a tenth of its start-up.
-    Looked up once: every event nobody but a quiet log observer hears asks it its level."""
+    load: listing connectors logs nothing, and the import is a tenth of its start-up."""
     import logging
 
     return logging.getLogger("qmtl_core.events")
